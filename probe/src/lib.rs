@@ -1,0 +1,63 @@
+//! Event sources for strobe.
+//!
+//! This crate is the only place in strobe that talks to the kernel's
+//! perf-event interface. Every system call goes through [`sys`], so that its
+//! errors name the call that failed and the logic above it can be tested
+//! without root. On top of that sit the attribute builder ([`attr`]), the
+//! event-spec parser ([`spec`]), CPU lists ([`cpu`]) and the lock-free reader
+//! of the kernel's mmap ring buffer ([`ring`]).
+
+#![deny(missing_docs)]
+
+pub mod attr;
+pub mod cpu;
+pub mod event;
+pub mod ring;
+pub mod spec;
+pub mod sys;
+
+pub use attr::{EventAttr, SampleLayout};
+pub use cpu::CpuList;
+pub use event::PerfEvent;
+pub use ring::RingBuffer;
+pub use spec::{EventSpec, SpecError};
+
+use std::io;
+
+/// Errors from the event-source layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A system call failed; `call` names it and `context` says on what.
+    #[error("{call}({context}): {source}{hint}")]
+    Syscall {
+        /// The system call, e.g. `perf_event_open`.
+        call: &'static str,
+        /// What it was called on (event name, CPU, pid, path).
+        context: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+        /// A sentence telling the user what to do, already prefixed with "; ".
+        hint: String,
+    },
+    /// An event specification could not be parsed.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// A CPU list was malformed or named CPUs that are not online.
+    #[error("{0}")]
+    CpuList(String),
+}
+
+impl Error {
+    /// The raw OS error number, when this error came from a system call.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Syscall { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,193 @@
+//! Event specifications as users type them: `cpu-clock`, `cycles:u`, `-e a,b`.
+
+use perf_event_open_sys::bindings as b;
+
+/// A parsed event specification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSpec {
+    /// The name as written by the user, modifiers included (`cycles:u`).
+    pub name: String,
+    /// `PERF_TYPE_*`.
+    pub type_: u32,
+    /// The event config for that type.
+    pub config: u64,
+    /// `:k` — count kernel execution only.
+    pub exclude_user: bool,
+    /// `:u` — count user execution only.
+    pub exclude_kernel: bool,
+}
+
+/// Why an event specification was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// No event of that name exists.
+    #[error("unknown event `{0}`: run `strobe list` to see the events this machine has")]
+    UnknownEvent(String),
+    /// A modifier letter is not supported.
+    #[error("unknown modifier `{modifier}` in `{spec}`: supported modifiers are :u (user) and :k (kernel)")]
+    UnknownModifier {
+        /// The whole spec.
+        spec: String,
+        /// The offending letter.
+        modifier: char,
+    },
+    /// The list was empty, or had an empty element.
+    #[error("empty event name in `{0}`")]
+    Empty(String),
+}
+
+/// Software events, by every name perf accepts for them.
+const SOFTWARE: &[(&str, u32, &str)] = &[
+    ("cpu-clock", b::PERF_COUNT_SW_CPU_CLOCK, "CPU clock, a high-resolution per-CPU timer"),
+    ("task-clock", b::PERF_COUNT_SW_TASK_CLOCK, "clock count specific to the task that is running"),
+    ("page-faults", b::PERF_COUNT_SW_PAGE_FAULTS, "page faults"),
+    ("faults", b::PERF_COUNT_SW_PAGE_FAULTS, "page faults"),
+    ("context-switches", b::PERF_COUNT_SW_CONTEXT_SWITCHES, "context switches"),
+    ("cs", b::PERF_COUNT_SW_CONTEXT_SWITCHES, "context switches"),
+    ("cpu-migrations", b::PERF_COUNT_SW_CPU_MIGRATIONS, "migrations of a task to another CPU"),
+    ("migrations", b::PERF_COUNT_SW_CPU_MIGRATIONS, "migrations of a task to another CPU"),
+    ("minor-faults", b::PERF_COUNT_SW_PAGE_FAULTS_MIN, "page faults served without I/O"),
+    ("major-faults", b::PERF_COUNT_SW_PAGE_FAULTS_MAJ, "page faults that needed I/O"),
+    ("alignment-faults", b::PERF_COUNT_SW_ALIGNMENT_FAULTS, "unaligned accesses fixed up by the kernel"),
+    ("emulation-faults", b::PERF_COUNT_SW_EMULATION_FAULTS, "instructions emulated by the kernel"),
+    ("dummy", b::PERF_COUNT_SW_DUMMY, "placeholder that counts nothing, for side-band records"),
+];
+
+/// Generic hardware events, by every name perf accepts for them.
+const HARDWARE: &[(&str, u32, &str)] = &[
+    ("cpu-cycles", b::PERF_COUNT_HW_CPU_CYCLES, "CPU cycles"),
+    ("cycles", b::PERF_COUNT_HW_CPU_CYCLES, "CPU cycles"),
+    ("instructions", b::PERF_COUNT_HW_INSTRUCTIONS, "retired instructions"),
+    ("cache-references", b::PERF_COUNT_HW_CACHE_REFERENCES, "last-level cache accesses"),
+    ("cache-misses", b::PERF_COUNT_HW_CACHE_MISSES, "last-level cache misses"),
+    ("branch-instructions", b::PERF_COUNT_HW_BRANCH_INSTRUCTIONS, "retired branch instructions"),
+    ("branches", b::PERF_COUNT_HW_BRANCH_INSTRUCTIONS, "retired branch instructions"),
+    ("branch-misses", b::PERF_COUNT_HW_BRANCH_MISSES, "mispredicted branches"),
+    ("bus-cycles", b::PERF_COUNT_HW_BUS_CYCLES, "bus cycles"),
+    ("stalled-cycles-frontend", b::PERF_COUNT_HW_STALLED_CYCLES_FRONTEND, "cycles stalled in the front end"),
+    ("idle-cycles-frontend", b::PERF_COUNT_HW_STALLED_CYCLES_FRONTEND, "cycles stalled in the front end"),
+    ("stalled-cycles-backend", b::PERF_COUNT_HW_STALLED_CYCLES_BACKEND, "cycles stalled in the back end"),
+    ("idle-cycles-backend", b::PERF_COUNT_HW_STALLED_CYCLES_BACKEND, "cycles stalled in the back end"),
+    ("ref-cycles", b::PERF_COUNT_HW_REF_CPU_CYCLES, "reference cycles, unaffected by frequency scaling"),
+];
+
+/// One named event for listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedEvent {
+    /// Name.
+    pub name: &'static str,
+    /// `PERF_TYPE_*`.
+    pub type_: u32,
+    /// One-line description.
+    pub description: &'static str,
+}
+
+/// Every software and generic hardware event name strobe knows.
+pub fn named_events() -> impl Iterator<Item = NamedEvent> {
+    SOFTWARE
+        .iter()
+        .map(|&(name, _, description)| NamedEvent { name, type_: b::PERF_TYPE_SOFTWARE, description })
+        .chain(HARDWARE.iter().map(|&(name, _, description)| NamedEvent {
+            name,
+            type_: b::PERF_TYPE_HARDWARE,
+            description,
+        }))
+}
+
+impl EventSpec {
+    /// Parses one event, such as `cycles:u`.
+    pub fn parse(spec: &str) -> Result<Self, SpecError> {
+        let spec = spec.trim();
+        let (name, modifiers) = match spec.split_once(':') {
+            Some((n, m)) => (n, m),
+            None => (spec, ""),
+        };
+        if name.is_empty() {
+            return Err(SpecError::Empty(spec.to_string()));
+        }
+        let lower = name.to_ascii_lowercase();
+        let (type_, config) = if let Some(&(_, c, _)) = SOFTWARE.iter().find(|e| e.0 == lower) {
+            (b::PERF_TYPE_SOFTWARE, c as u64)
+        } else if let Some(&(_, c, _)) = HARDWARE.iter().find(|e| e.0 == lower) {
+            (b::PERF_TYPE_HARDWARE, c as u64)
+        } else {
+            return Err(SpecError::UnknownEvent(name.to_string()));
+        };
+        let (mut user, mut kernel) = (false, false);
+        for m in modifiers.chars() {
+            match m {
+                'u' => user = true,
+                'k' => kernel = true,
+                other => return Err(SpecError::UnknownModifier { spec: spec.to_string(), modifier: other }),
+            }
+        }
+        // `:u` alone excludes the kernel; `:k` alone excludes user space;
+        // both, or neither, count everything.
+        let restrict = user != kernel;
+        Ok(EventSpec {
+            name: spec.to_string(),
+            type_,
+            config,
+            exclude_user: restrict && kernel,
+            exclude_kernel: restrict && user,
+        })
+    }
+
+    /// Parses a comma-separated list, as given to `-e`.
+    pub fn parse_list(list: &str) -> Result<Vec<Self>, SpecError> {
+        list.split(',').map(|part| {
+            if part.trim().is_empty() {
+                Err(SpecError::Empty(list.to_string()))
+            } else {
+                Self::parse(part)
+            }
+        }).collect()
+    }
+
+    /// Whether this is a hardware event, which needs a PMU.
+    pub fn is_hardware(&self) -> bool {
+        self.type_ == b::PERF_TYPE_HARDWARE
+    }
+
+    /// The `cpu-clock` event, strobe's fallback when there is no PMU.
+    pub fn cpu_clock() -> Self {
+        Self::parse("cpu-clock").expect("cpu-clock is a known event")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn software_and_hardware_names() {
+        let e = EventSpec::parse("cpu-clock").unwrap();
+        assert_eq!((e.type_, e.config), (b::PERF_TYPE_SOFTWARE, 0));
+        let e = EventSpec::parse("cs").unwrap();
+        assert_eq!(e.config, b::PERF_COUNT_SW_CONTEXT_SWITCHES as u64);
+        let e = EventSpec::parse("instructions").unwrap();
+        assert!(e.is_hardware());
+        assert_eq!(e.config, 1);
+    }
+
+    #[test]
+    fn modifiers() {
+        let u = EventSpec::parse("cycles:u").unwrap();
+        assert!(u.exclude_kernel && !u.exclude_user);
+        let k = EventSpec::parse("cpu-clock:k").unwrap();
+        assert!(k.exclude_user && !k.exclude_kernel);
+        let both = EventSpec::parse("cpu-clock:uk").unwrap();
+        assert!(!both.exclude_user && !both.exclude_kernel);
+        assert!(matches!(EventSpec::parse("cycles:z"), Err(SpecError::UnknownModifier { modifier: 'z', .. })));
+    }
+
+    #[test]
+    fn lists_and_errors() {
+        let list = EventSpec::parse_list("cpu-clock,page-faults:u").unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(matches!(EventSpec::parse_list("cpu-clock,,x"), Err(SpecError::Empty(_))));
+        let err = EventSpec::parse("cpu-clok").unwrap_err().to_string();
+        assert!(err.contains("strobe list"), "{err}");
+    }
+}

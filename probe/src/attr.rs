@@ -193,6 +193,11 @@ pub struct SampleLayout {
     pub other_time_from_end: Option<usize>,
     /// Size of the sample-id trailer appended to non-sample records.
     pub trailer_size: usize,
+    /// Byte offset of the instruction pointer in a SAMPLE record.
+    pub sample_ip_offset: Option<usize>,
+    /// Byte offset of the call chain (`nr`, then `nr` addresses) in a SAMPLE
+    /// record, when it sits at a fixed offset (no READ values before it).
+    pub sample_callchain_offset: Option<usize>,
 }
 
 impl SampleLayout {
@@ -202,17 +207,29 @@ impl SampleLayout {
         let has = |bit| sample_type & bit != 0;
         // SAMPLE records: IDENTIFIER, IP, TID, TIME, ... in this order.
         let mut offset = 8;
-        for bit in [IDENTIFIER, IP, TID] {
+        if has(IDENTIFIER) {
+            offset += 8;
+        }
+        let sample_ip_offset = has(IP).then_some(offset);
+        for bit in [IP, TID] {
             if has(bit) {
                 offset += 8;
             }
         }
         let sample_time_offset = has(TIME).then_some(offset);
+        // Then TIME, ADDR, ID, STREAM_ID, CPU, PERIOD, READ, CALLCHAIN.
+        for bit in [TIME, ADDR, ID, STREAM_ID, CPU, PERIOD] {
+            if has(bit) {
+                offset += 8;
+            }
+        }
+        let read_format = b::PERF_SAMPLE_READ as u64;
+        let sample_callchain_offset = (has(CALLCHAIN) && !has(read_format)).then_some(offset);
         // The sample-id trailer: TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER.
         let after_time = [ID, STREAM_ID, CPU, IDENTIFIER].iter().filter(|&&b| has(b)).count() * 8;
         let trailer_size = [TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER].iter().filter(|&&b| has(b)).count() * 8;
         let other_time_from_end = has(TIME).then_some(after_time + 8);
-        SampleLayout { sample_time_offset, other_time_from_end, trailer_size }
+        SampleLayout { sample_time_offset, other_time_from_end, trailer_size, sample_ip_offset, sample_callchain_offset }
     }
 }
 
@@ -238,5 +255,10 @@ mod tests {
         // trailer: tid, time, cpu, identifier; time is third from the end.
         assert_eq!(layout.other_time_from_end, Some(24));
         assert_eq!(layout.trailer_size, 32);
+        assert_eq!(layout.sample_ip_offset, Some(16));
+        assert_eq!(layout.sample_callchain_offset, Some(56));
+        let single = SampleLayout::new(IP | TID | TIME | PERIOD | CALLCHAIN);
+        assert_eq!((single.sample_ip_offset, single.sample_time_offset, single.sample_callchain_offset), (Some(8), Some(24), Some(40)));
+        assert_eq!(single.other_time_from_end, Some(8));
     }
 }

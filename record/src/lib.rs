@@ -3,7 +3,40 @@
 //! [`format`] is the on-disk format: a writer over any [`format::writer::Sink`]
 //! and a pure reader over bytes. It depends on nothing else in strobe, so
 //! analyzers can read files without pulling in the collector.
+//!
+//! [`session`] is the collector: it opens events through `strobe-probe`,
+//! drains the per-CPU ring buffers into chunks, synthesizes side-band records
+//! from /proc ([`procfs`]) and records build-ids ([`buildid`]). [`workload`]
+//! starts the command being profiled.
 
 #![deny(missing_docs)]
 
+pub mod buildid;
 pub mod format;
+pub mod kallsyms;
+pub mod procfs;
+pub mod session;
+pub mod workload;
+
+pub use session::{Controls, RecordOptions, Session, Summary, Targets};
+
+/// Errors from the collector.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// Opening or driving an event failed.
+    #[error(transparent)]
+    Probe(#[from] strobe_probe::Error),
+    /// Writing the file failed.
+    #[error(transparent)]
+    Write(#[from] format::writer::WriteError),
+    /// The workload could not be started.
+    #[error("{0}")]
+    Workload(String),
+    /// A hardware event was asked for on a machine without a PMU.
+    #[error("event `{0}` needs a hardware PMU, and this machine has none (a VM?): use a software event such as cpu-clock")]
+    NoHardwarePmu(String),
+    /// A -p or -t target does not exist.
+    #[error("no such process or thread: {0}")]
+    NoSuchProcess(i32),
+}

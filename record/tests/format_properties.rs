@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use strobe_record::format::reader::StrobeFile;
-use strobe_record::format::records::{RunStats, TimeLayout};
+use strobe_record::format::records::{RunStats, RecordLayout};
 use strobe_record::format::writer::FileWriter;
 use strobe_record::format::*;
 
@@ -20,7 +20,7 @@ fn sample_run(first_time: u64, n: usize) -> Vec<u8> {
     run
 }
 
-const LAYOUT: TimeLayout = TimeLayout { sample_time_offset: Some(8), other_time_from_end: None };
+const LAYOUT: RecordLayout = RecordLayout { sample_time_offset: Some(8), other_time_from_end: None, sample_ip_offset: None, sample_callchain_offset: None };
 
 /// Writes a file with `chunks` record chunks of `per_chunk` samples each;
 /// returns the bytes and the offsets where chunks end.

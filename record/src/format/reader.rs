@@ -258,6 +258,19 @@ impl<'a> StrobeFile<'a> {
         self.payload(chunk).ok()
     }
 
+    /// The kallsyms snapshot: the text of every intact kallsyms chunk, in
+    /// write order. A complete snapshot is one chunk; a recording that kept
+    /// only the symbols its samples need writes them as they appear.
+    pub fn kallsyms(&self) -> Vec<u8> {
+        let mut text = Vec::new();
+        for chunk in self.chunks.iter().filter(|c| c.header.kind == ChunkKind::Kallsyms) {
+            if let Ok(payload) = self.payload(chunk) {
+                text.extend_from_slice(&payload);
+            }
+        }
+        text
+    }
+
     /// The chunks holding perf records, in write order.
     pub fn record_chunks(&self) -> impl Iterator<Item = &ChunkRef> + '_ {
         self.chunks.iter().filter(|c| c.header.kind.holds_records())

@@ -84,17 +84,42 @@ impl<'a> Iterator for RecordIter<'a> {
     }
 }
 
-/// Where record timestamps sit, for the `sample_type` a recording used.
+/// Where fixed-position fields sit, for the `sample_type` a recording used.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TimeLayout {
+pub struct RecordLayout {
     /// Offset of the time field from the start of a SAMPLE record.
     pub sample_time_offset: Option<usize>,
     /// Offset of the time field counted back from the end of other records
     /// (the sample-id trailer), when `sample_id_all` was set.
     pub other_time_from_end: Option<usize>,
+    /// Offset of the instruction pointer in a SAMPLE record.
+    pub sample_ip_offset: Option<usize>,
+    /// Offset of the call chain in a SAMPLE record.
+    pub sample_callchain_offset: Option<usize>,
 }
 
-impl TimeLayout {
+/// Something a walk noticed that the collector keeps track of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalkItem<'a> {
+    /// The file name of an MMAP2 record.
+    MappedFile(&'a [u8]),
+    /// A kernel address in a sample's IP or call chain.
+    KernelAddress(u64),
+}
+
+/// `PERF_RECORD_MISC_KERNEL`, in the low bits of `misc`.
+const MISC_CPUMODE_MASK: u16 = 7;
+const MISC_KERNEL: u16 = 1;
+/// Call-chain context markers are the top 4095 values of u64.
+const CONTEXT_MARKER_MIN: u64 = u64::MAX - 4094;
+
+fn is_kernel_address(addr: u64) -> bool {
+    // Kernel text lives in the upper half on every 64-bit architecture
+    // strobe supports; the context markers above are not addresses.
+    addr >> 63 == 1 && addr < CONTEXT_MARKER_MIN
+}
+
+impl RecordLayout {
     /// The record's timestamp, if it has one where the layout says.
     pub fn time_of(&self, record: &RawRecord<'_>) -> Option<u64> {
         if record.kind == kind::SAMPLE {
@@ -131,20 +156,23 @@ pub struct RunStats {
 }
 
 impl RunStats {
-    /// Walks `bytes`, calling `on_mmap2` with the file name of every MMAP2.
-    pub fn walk(bytes: &[u8], layout: &TimeLayout, mut on_mmap2: impl FnMut(&[u8])) -> Self {
+    /// Walks `bytes`, telling `notice` of mapped files and kernel addresses.
+    pub fn walk<'a>(bytes: &'a [u8], layout: &RecordLayout, mut notice: impl FnMut(WalkItem<'a>)) -> Self {
         let mut stats = RunStats::default();
         let mut iter = RecordIter::new(bytes);
         for record in iter.by_ref() {
             stats.records += 1;
             match record.kind {
-                kind::SAMPLE => stats.samples += 1,
+                kind::SAMPLE => {
+                    stats.samples += 1;
+                    notice_kernel_addresses(&record, layout, &mut notice);
+                }
                 kind::LOST => stats.lost_events += record.u64_at(16).unwrap_or(0),
                 kind::LOST_SAMPLES => stats.lost_samples += record.u64_at(8).unwrap_or(0),
                 kind::THROTTLE => stats.throttled += 1,
                 kind::MMAP2 => {
                     if let Some(name) = mmap2_filename(&record) {
-                        on_mmap2(name);
+                        notice(WalkItem::MappedFile(name));
                     }
                 }
                 _ => {}
@@ -156,6 +184,26 @@ impl RunStats {
         }
         stats.malformed_bytes = iter.malformed as u64;
         stats
+    }
+}
+
+fn notice_kernel_addresses<'a>(record: &RawRecord<'a>, layout: &RecordLayout, notice: &mut impl FnMut(WalkItem<'a>)) {
+    if record.misc & MISC_CPUMODE_MASK == MISC_KERNEL {
+        if let Some(ip) = layout.sample_ip_offset.and_then(|at| record.u64_at(at)) {
+            if is_kernel_address(ip) {
+                notice(WalkItem::KernelAddress(ip));
+            }
+        }
+    }
+    let Some(at) = layout.sample_callchain_offset else { return };
+    let Some(nr) = record.u64_at(at) else { return };
+    // Bounded by the record's size: u64_at fails past the end.
+    for i in 0..nr.min(record.bytes.len() as u64 / 8) as usize {
+        match record.u64_at(at + 8 + i * 8) {
+            Some(addr) if is_kernel_address(addr) => notice(WalkItem::KernelAddress(addr)),
+            Some(_) => {}
+            None => break,
+        }
     }
 }
 
@@ -182,7 +230,7 @@ mod tests {
 
     #[test]
     fn walk_counts_samples_lost_and_times() {
-        let layout = TimeLayout { sample_time_offset: Some(8), other_time_from_end: Some(8) };
+        let layout = RecordLayout { sample_time_offset: Some(8), other_time_from_end: Some(8), ..Default::default() };
         let mut run = record(kind::SAMPLE, &100u64.to_le_bytes());
         run.extend(record(kind::SAMPLE, &50u64.to_le_bytes()));
         let mut lost = Vec::new();
@@ -197,10 +245,26 @@ mod tests {
     }
 
     #[test]
+    fn walk_notices_kernel_addresses_in_ip_and_callchain() {
+        let layout = RecordLayout { sample_ip_offset: Some(8), sample_callchain_offset: Some(16), ..Default::default() };
+        let mut body = Vec::new();
+        body.extend_from_slice(&0xffff_ffff_8100_0010u64.to_le_bytes()); // ip
+        body.extend_from_slice(&3u64.to_le_bytes()); // nr
+        body.extend_from_slice(&(-128i64 as u64).to_le_bytes()); // PERF_CONTEXT_KERNEL
+        body.extend_from_slice(&0xffff_ffff_8100_0020u64.to_le_bytes());
+        body.extend_from_slice(&0x40_1000u64.to_le_bytes()); // user address
+        let mut run = record(kind::SAMPLE, &body);
+        run[4] = 1; // misc: kernel
+        let mut seen = Vec::new();
+        RunStats::walk(&run, &layout, |item| seen.push(item));
+        assert_eq!(seen, [WalkItem::KernelAddress(0xffff_ffff_8100_0010), WalkItem::KernelAddress(0xffff_ffff_8100_0020)]);
+    }
+
+    #[test]
     fn bad_sizes_stop_the_walk() {
         let mut run = record(kind::SAMPLE, &[0; 8]);
         run.extend_from_slice(&[9, 0, 0, 0, 0, 0, 4, 0]); // size 4 < header
-        let stats = RunStats::walk(&run, &TimeLayout::default(), |_| {});
+        let stats = RunStats::walk(&run, &RecordLayout::default(), |_| {});
         assert_eq!((stats.records, stats.malformed_bytes), (1, 8));
     }
 }

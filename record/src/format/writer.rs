@@ -67,6 +67,16 @@ pub struct FileWriter<S: Sink> {
     footer_at: Option<u64>,
     data_chunks_written: u64,
     scratch: Vec<u8>,
+    compressor: Option<Compressor>,
+}
+
+/// A zstd context kept across chunks, so each chunk does not pay for one.
+struct Compressor(zstd::bulk::Compressor<'static>);
+
+impl std::fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Compressor")
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +131,7 @@ impl<S: Sink> FileWriter<S> {
             footer_at: None,
             data_chunks_written: 0,
             scratch: Vec::new(),
+            compressor: None,
         })
     }
 
@@ -187,9 +198,14 @@ impl<S: Sink> FileWriter<S> {
         let mut stored: &[u8] = payload;
         if let Some(level) = zstd_level {
             self.scratch.clear();
-            let bound = zstd::zstd_safe::compress_bound(payload.len());
-            self.scratch.reserve(bound);
-            if zstd::bulk::compress_to_buffer(payload, &mut self.scratch, level).is_ok()
+            self.scratch.reserve(zstd::zstd_safe::compress_bound(payload.len()));
+            if self.compressor.is_none() {
+                self.compressor = Some(Compressor(zstd::bulk::Compressor::new(level)?));
+            }
+            let compressor = &mut self.compressor.as_mut().expect("set above").0;
+            compressor.set_compression_level(level)?;
+            // Compression failing is not an error: the chunk is stored as is.
+            if compressor.compress_to_buffer(payload, &mut self.scratch).is_ok()
                 && self.scratch.len() < payload.len()
             {
                 compression = Compression::Zstd;

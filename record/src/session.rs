@@ -1,0 +1,573 @@
+//! A recording session: opens the events, drains the per-CPU ring buffers
+//! into chunks, and writes the trailer when it ends or is snapshotted.
+//!
+//! The drain loop copies bytes out of each ring and walks record headers to
+//! count samples and lost events; it never decodes records. One chunk is one
+//! drain of one CPU's buffer.
+
+use crate::format::records::{RecordLayout, RunStats, WalkItem};
+use crate::kallsyms::KallsymsIndex;
+use crate::format::writer::{FileWriter, Sink};
+use crate::format::{hex_encode, BuildId, ChunkKind, CpuTotals, EventMeta, SessionMeta, TrailerMeta, NO_CPU};
+use crate::procfs::{self, RecordSynthesizer};
+use crate::workload::Workload;
+use crate::{buildid, RecordError};
+use std::collections::{BTreeSet, HashSet};
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use strobe_probe::attr::sample;
+use strobe_probe::{CpuList, EventAttr, EventSpec, PerfEvent, RingBuffer, SampleLayout};
+
+/// What to record.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    /// Record every task on the CPUs (`-a`).
+    pub system_wide: bool,
+    /// Restrict to these CPUs (`-C`); all online CPUs otherwise.
+    pub cpus: Option<CpuList>,
+    /// Existing processes, all their threads (`-p`).
+    pub pids: Vec<i32>,
+    /// Existing threads (`-t`).
+    pub tids: Vec<i32>,
+    /// The workload strobe forked (`-- command`).
+    pub workload: Option<i32>,
+}
+
+/// How to record.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// Events, in order; the first carries the side-band records.
+    pub events: Vec<EventSpec>,
+    /// Whether `events` is strobe's default (so a missing PMU may fall back).
+    pub events_defaulted: bool,
+    /// What to record.
+    pub targets: Targets,
+    /// Samples per second (`-F`), unless `period` is set.
+    pub frequency: u64,
+    /// Sample every N events (`-c`).
+    pub period: Option<u64>,
+    /// Record frame-pointer call chains (`-g`).
+    pub call_graph: bool,
+    /// Data pages per CPU buffer (`-m`), a power of two.
+    pub buffer_pages: usize,
+    /// Flight-recorder ring size in bytes (`--ring`).
+    pub ring_size: Option<u64>,
+    /// zstd-compress data chunks (`--compress`).
+    pub compress: bool,
+    /// The command line, for the metadata.
+    pub command_line: Vec<String>,
+}
+
+/// What a finished recording did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Bytes in the file.
+    pub file_bytes: u64,
+    /// Samples recorded.
+    pub samples: u64,
+    /// Events lost because a buffer was full.
+    pub lost_events: u64,
+    /// Samples the kernel dropped for other reasons.
+    pub lost_samples: u64,
+    /// Times the kernel throttled sampling.
+    pub throttled: u64,
+    /// Data chunks written.
+    pub chunks: u64,
+    /// Whether the flight-recorder ring overwrote old data.
+    pub ring_wrapped: bool,
+    /// The workload's exit code.
+    pub exit_status: Option<i32>,
+    /// Snapshots taken on request.
+    pub snapshots: u64,
+}
+
+/// Signals from outside the session (set from signal handlers).
+#[derive(Debug)]
+pub struct Controls<'a> {
+    /// End the recording (SIGINT, SIGTERM).
+    pub stop: &'a AtomicBool,
+    /// Write a consistent snapshot and go on (SIGUSR2).
+    pub snapshot: &'a AtomicBool,
+}
+
+struct CpuBuffer {
+    cpu: u32,
+    /// The descriptor that owns the ring (the first event opened on the CPU).
+    owner_fd: i32,
+    ring: RingBuffer,
+    last_drain: Instant,
+    totals: CpuTotals,
+}
+
+/// The kallsyms and modules text, read on a helper thread because
+/// /proc/kallsyms takes tens of milliseconds to generate.
+type KernelSnapshot = JoinHandle<(Vec<u8>, Vec<u8>)>;
+
+/// An open recording.
+pub struct Session<S: Sink> {
+    writer: FileWriter<S>,
+    events: Vec<PerfEvent>,
+    buffers: Vec<CpuBuffer>,
+    layout: RecordLayout,
+    mapped_paths: BTreeSet<Vec<u8>>,
+    kernel_snapshot: Option<KernelSnapshot>,
+    /// Set once the kallsyms text has been read (not in ring mode, whose
+    /// snapshot is written whole up front).
+    kallsyms: Option<KallsymsIndex>,
+    kernel_addresses: HashSet<u64>,
+    unresolved_kernel_addresses: Vec<u64>,
+    watched: Vec<i32>,
+    enable_on_exec: bool,
+    scratch: Vec<u8>,
+    notices: Vec<String>,
+    wakeup_bytes: usize,
+}
+
+impl<S: Sink> std::fmt::Debug for Session<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("events", &self.events.len()).field("buffers", &self.buffers.len()).finish()
+    }
+}
+
+/// Time without a drain after which a buffer with anything in it is
+/// drained anyway, so a crash loses at most this much.
+const MAX_DRAIN_INTERVAL: Duration = Duration::from_millis(250);
+
+fn monotonic_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into a valid timespec.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn is_unsupported(err: &strobe_probe::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) | Some(libc::ENODEV))
+}
+
+fn max_sample_rate() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate").ok()?.trim().parse().ok()
+}
+
+fn task_is_alive(id: i32) -> bool {
+    // A task that exited but was not yet reaped is a zombie; it counts as gone.
+    match std::fs::read_to_string(format!("/proc/{id}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()).is_some_and(|s| s != 'Z' && s != 'X'),
+        Err(_) => false,
+    }
+}
+
+impl<S: Sink> Session<S> {
+    /// Opens every event, maps the buffers and writes the file's metadata.
+    /// Counting starts now, or at exec for a workload.
+    pub fn open(mut options: RecordOptions, sink: S) -> Result<Self, RecordError> {
+        let mut notices = Vec::new();
+        let online = CpuList::online()?;
+        let cpus = match options.targets.cpus.take() {
+            Some(list) => list.require_within(&online)?,
+            None => online.clone(),
+        };
+        let targets = &options.targets;
+        let per_task = !targets.system_wide && (targets.workload.is_some() || !targets.pids.is_empty() || !targets.tids.is_empty());
+        let mut tasks: Vec<i32> = Vec::new();
+        if per_task {
+            tasks.extend(targets.workload);
+            for &pid in &targets.pids {
+                let tids = procfs::thread_ids(pid);
+                if tids.is_empty() {
+                    return Err(RecordError::NoSuchProcess(pid));
+                }
+                tasks.extend(tids);
+            }
+            for &tid in &targets.tids {
+                if !Path::new(&format!("/proc/{tid}")).exists() {
+                    return Err(RecordError::NoSuchProcess(tid));
+                }
+                tasks.push(tid);
+            }
+        } else {
+            tasks.push(-1);
+        }
+        let enable_on_exec = targets.workload.is_some() && !targets.system_wide;
+
+        if options.period.is_none() {
+            if let Some(max) = max_sample_rate().filter(|&max| options.frequency > max) {
+                notices.push(format!(
+                    "-F {} is above the kernel's limit (kernel.perf_event_max_sample_rate = {max}); sampling at {max} Hz",
+                    options.frequency
+                ));
+                options.frequency = max;
+            }
+        }
+        // Each chunk is one CPU's buffer, so samples need not carry the CPU;
+        // and with a single event they need not carry its id.
+        let mut sample_type = sample::IP | sample::TID | sample::TIME | sample::PERIOD;
+        if options.events.len() > 1 {
+            sample_type |= sample::IDENTIFIER;
+        }
+        if options.call_graph {
+            sample_type |= sample::CALLCHAIN;
+        }
+        let page_size = strobe_probe::sys::page_size();
+        let buffer_bytes = options.buffer_pages * page_size;
+        // Wake up when a quarter of the buffer is full: early enough that the
+        // drain keeps up with bursts, late enough to keep chunks large.
+        let wakeup_bytes = (buffer_bytes / 4).max(page_size / 2);
+        let build_attr = |spec: &EventSpec, first: bool, build_id: bool| {
+            let mut attr = EventAttr::new(spec.type_, spec.config)
+                .sample_type_bits(sample_type)
+                .sample_id_all(true)
+                .exclude(spec.exclude_user, spec.exclude_kernel)
+                .inherit(per_task)
+                .enable_on_exec(enable_on_exec)
+                .clock(libc::CLOCK_MONOTONIC)
+                .wakeup_watermark(wakeup_bytes as u32);
+            attr = match options.period {
+                Some(period) => attr.sample_period(period),
+                None => attr.sample_frequency(options.frequency),
+            };
+            if first {
+                attr = attr.track_side_band(build_id);
+            }
+            attr
+        };
+
+        // Open the first event once to learn what this kernel and machine
+        // support: MMAP2 build-ids (5.12+) and a hardware PMU.
+        let probe_cpu = cpus.as_slice()[0] as i32;
+        let probe_task = tasks[0];
+        let mut build_id = true;
+        loop {
+            let attr = build_attr(&options.events[0], true, build_id);
+            match PerfEvent::open(&attr, &options.events[0].name, probe_task, probe_cpu) {
+                Ok(_) => break,
+                Err(e) if build_id && e.raw_os_error() == Some(libc::EINVAL) => build_id = false,
+                Err(e) if is_unsupported(&e) && options.events[0].is_hardware() => {
+                    if !options.events_defaulted {
+                        return Err(RecordError::NoHardwarePmu(options.events[0].name.clone()));
+                    }
+                    notices.push(format!(
+                        "{} is not supported here (no hardware PMU); sampling cpu-clock instead",
+                        options.events[0].name
+                    ));
+                    options.events = vec![EventSpec::cpu_clock()];
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+
+        let mut events = Vec::new();
+        let mut buffers = Vec::new();
+        let mut event_meta: Vec<EventMeta> = Vec::new();
+        for (i, spec) in options.events.iter().enumerate() {
+            let attr = build_attr(spec, i == 0, build_id);
+            event_meta.push(EventMeta { name: spec.name.clone(), attr: hex_encode(&attr.to_bytes()), ids: Vec::new() });
+        }
+        for &cpu in cpus.as_slice() {
+            let mut owner: Option<usize> = None;
+            for (i, spec) in options.events.iter().enumerate() {
+                let attr = build_attr(spec, i == 0, build_id);
+                for &task in &tasks {
+                    let event = match PerfEvent::open(&attr, &spec.name, task, cpu as i32) {
+                        Ok(event) => event,
+                        // A thread of a -p target may exit while we attach.
+                        Err(e) if task != -1 && e.raw_os_error() == Some(libc::ESRCH) && tasks.len() > 1 => continue,
+                        Err(e) if is_unsupported(&e) && spec.is_hardware() => {
+                            return Err(RecordError::NoHardwarePmu(spec.name.clone()))
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                    event_meta[i].ids.push(event.id());
+                    match owner {
+                        None => {
+                            let ring = RingBuffer::map(event.as_fd(), options.buffer_pages)?;
+                            buffers.push(CpuBuffer {
+                                cpu,
+                                owner_fd: event.as_fd().as_raw_fd(),
+                                ring,
+                                last_drain: Instant::now(),
+                                totals: CpuTotals { cpu, ..Default::default() },
+                            });
+                            owner = Some(events.len());
+                        }
+                        Some(o) => event.redirect_to(&events[o])?,
+                    }
+                    events.push(event);
+                }
+            }
+        }
+        if events.is_empty() {
+            return Err(RecordError::NoSuchProcess(tasks[0]));
+        }
+
+        let target_text = if targets.system_wide {
+            match &options.targets.cpus {
+                Some(_) => format!("cpus {cpus}"),
+                None => "system-wide".to_string(),
+            }
+        } else if targets.workload.is_some() {
+            format!("command {}", options.command_line.iter().skip_while(|a| *a != "--").skip(1).cloned().collect::<Vec<_>>().join(" "))
+        } else if !targets.pids.is_empty() {
+            format!("pid {}", targets.pids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","))
+        } else if !targets.tids.is_empty() {
+            format!("tid {}", targets.tids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","))
+        } else {
+            "system-wide".to_string()
+        };
+        let mut meta = SessionMeta {
+            strobe_version: env!("CARGO_PKG_VERSION").to_string(),
+            command_line: options.command_line.clone(),
+            cpus_online: online.as_slice().len() as u32,
+            cpus_recorded: cpus.as_slice().to_vec(),
+            pmu: if options.events.iter().any(|e| e.is_hardware()) { "cpu".into() } else { "software".into() },
+            target: target_text,
+            clock: "CLOCK_MONOTONIC".into(),
+            start_time_ns: monotonic_ns(),
+            start_realtime_ns: clock_ns(libc::CLOCK_REALTIME),
+            page_size: page_size as u32,
+            buffer_pages: options.buffer_pages as u32,
+            compressed: options.compress,
+            ring_size: options.ring_size,
+            call_graph: options.call_graph,
+            events: event_meta,
+            notes: notices.clone(),
+            ..Default::default()
+        };
+        procfs::describe_host(&mut meta);
+
+        let mut writer = FileWriter::create(sink, meta.start_realtime_ns, options.ring_size, options.compress)?;
+        let session_json = serde_json::to_vec(&meta).map_err(|e| RecordError::Workload(e.to_string()))?;
+        writer.write_meta(ChunkKind::Session, &session_json, false)?;
+
+        let first_id = meta.events[0].ids[0];
+        let mut mapped_paths = BTreeSet::new();
+        let synthesize: Vec<i32> = if !per_task {
+            procfs::all_pids()
+        } else {
+            options.targets.pids.clone()
+        };
+        if !synthesize.is_empty() {
+            let mut synth = RecordSynthesizer::new(sample_type, first_id);
+            for pid in synthesize {
+                for path in synth.process(pid) {
+                    mapped_paths.insert(path.into_bytes());
+                }
+            }
+            let stats = RunStats::walk(&synth.out, &RecordLayout::default(), |_| {});
+            writer.write_records(ChunkKind::SynthesizedRecords, NO_CPU, &synth.out, &stats)?;
+        }
+
+        let snapshot_thread = std::thread::spawn(|| {
+            (procfs::read_text(Path::new("/proc/kallsyms")), procfs::read_text(Path::new("/proc/modules")))
+        });
+        let mut kernel_snapshot = Some(snapshot_thread);
+        if options.ring_size.is_some() {
+            // A ring's metadata must precede the ring, so wait for it here.
+            if let Some(thread) = kernel_snapshot.take() {
+                let (kallsyms, modules) = thread.join().unwrap_or_default();
+                write_text_chunk(&mut writer, ChunkKind::Kallsyms, &kallsyms)?;
+                write_text_chunk(&mut writer, ChunkKind::Modules, &modules)?;
+            }
+        }
+        writer.begin_data(4 * (buffer_bytes as u64 + 4096))?;
+
+        let layout = SampleLayout::new(sample_type);
+        let mut watched: Vec<i32> = options.targets.pids.clone();
+        watched.extend(&options.targets.tids);
+        let session = Session {
+            writer,
+            events,
+            buffers,
+            layout: RecordLayout {
+                sample_time_offset: layout.sample_time_offset,
+                other_time_from_end: layout.other_time_from_end,
+                sample_ip_offset: layout.sample_ip_offset,
+                sample_callchain_offset: layout.sample_callchain_offset,
+            },
+            mapped_paths,
+            kernel_snapshot,
+            kallsyms: None,
+            kernel_addresses: HashSet::new(),
+            unresolved_kernel_addresses: Vec::new(),
+            watched,
+            enable_on_exec,
+            scratch: Vec::with_capacity(buffer_bytes),
+            notices,
+            wakeup_bytes,
+        };
+        if !session.enable_on_exec {
+            for event in &session.events {
+                event.enable()?;
+            }
+        }
+        Ok(session)
+    }
+
+    /// Messages for the user about how the recording was set up
+    /// (a fallback event, a clamped frequency).
+    pub fn notices(&self) -> &[String] {
+        &self.notices
+    }
+
+    /// Records until `controls.stop` is set, the workload exits, or every
+    /// watched process exits; then finishes the file.
+    pub fn run(mut self, controls: &Controls<'_>, mut workload: Option<&mut Workload>) -> Result<Summary, RecordError> {
+        let mut pollfds: Vec<libc::pollfd> = self
+            .buffers
+            .iter()
+            .map(|b| libc::pollfd { fd: b.owner_fd, events: libc::POLLIN, revents: 0 })
+            .collect();
+        let mut snapshots = 0;
+        let mut exit_status = None;
+        let mut last_liveness_check = Instant::now();
+        loop {
+            // SAFETY: pollfds is a valid array of pollfd for its length.
+            unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, 100) };
+            self.drain(false)?;
+            if self.kernel_snapshot.as_ref().is_some_and(|t| t.is_finished()) {
+                self.index_kernel_snapshot()?;
+            }
+            self.write_needed_kernel_symbols()?;
+            if controls.snapshot.swap(false, Ordering::Relaxed) {
+                self.drain(true)?;
+                self.writer.finish(&self.trailer(None, true))?;
+                snapshots += 1;
+            }
+            if let Some(w) = workload.as_deref_mut() {
+                if let Some(code) = w.try_wait() {
+                    exit_status = Some(code);
+                    break;
+                }
+            }
+            if controls.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if !self.watched.is_empty() && last_liveness_check.elapsed() >= Duration::from_millis(100) {
+                last_liveness_check = Instant::now();
+                if !self.watched.iter().any(|&id| task_is_alive(id)) {
+                    break;
+                }
+            }
+        }
+        for event in &self.events {
+            event.disable()?;
+        }
+        if let Some(w) = workload {
+            if exit_status.is_none() {
+                w.terminate();
+                exit_status = Some(w.wait());
+            }
+        }
+        self.drain(true)?;
+        self.index_kernel_snapshot()?;
+        self.write_needed_kernel_symbols()?;
+        let trailer = self.trailer(exit_status, false);
+        let file_bytes = self.writer.finish(&trailer)?;
+        let sum = |f: fn(&CpuTotals) -> u64| self.buffers.iter().map(|b| f(&b.totals)).sum::<u64>();
+        Ok(Summary {
+            file_bytes,
+            samples: sum(|t| t.samples),
+            lost_events: sum(|t| t.lost_events),
+            lost_samples: sum(|t| t.lost_samples),
+            throttled: sum(|t| t.throttled),
+            chunks: self.writer.data_chunks_written(),
+            ring_wrapped: self.writer.ring_wrapped(),
+            exit_status,
+            snapshots,
+        })
+    }
+
+    /// Drains buffers that are full enough or waited long enough (every
+    /// buffer with `all`) into one chunk each.
+    fn drain(&mut self, all: bool) -> Result<(), RecordError> {
+        for buffer in &mut self.buffers {
+            let pending = buffer.ring.pending();
+            let due = all || pending >= self.wakeup_bytes || buffer.last_drain.elapsed() >= MAX_DRAIN_INTERVAL;
+            if pending == 0 || !due {
+                continue;
+            }
+            self.scratch.clear();
+            buffer.ring.drain_into(&mut self.scratch);
+            buffer.last_drain = Instant::now();
+            let paths = &mut self.mapped_paths;
+            let (seen, unresolved) = (&mut self.kernel_addresses, &mut self.unresolved_kernel_addresses);
+            let stats = RunStats::walk(&self.scratch, &self.layout, |item| match item {
+                WalkItem::MappedFile(name) => {
+                    if name.first() == Some(&b'/') && !paths.contains(name) {
+                        paths.insert(name.to_vec());
+                    }
+                }
+                WalkItem::KernelAddress(addr) => {
+                    if seen.insert(addr) {
+                        unresolved.push(addr);
+                    }
+                }
+            });
+            let t = &mut buffer.totals;
+            t.records += stats.records;
+            t.samples += stats.samples;
+            t.lost_events += stats.lost_events;
+            t.lost_samples += stats.lost_samples;
+            t.throttled += stats.throttled;
+            t.bytes += self.scratch.len() as u64;
+            self.writer.write_records(ChunkKind::Records, buffer.cpu, &self.scratch, &stats)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the kallsyms and modules text, writes the modules, and
+    /// indexes kallsyms so that only the symbols samples need are written.
+    fn index_kernel_snapshot(&mut self) -> Result<(), RecordError> {
+        let Some(thread) = self.kernel_snapshot.take() else { return Ok(()) };
+        let (kallsyms, modules) = thread.join().unwrap_or_default();
+        write_text_chunk(&mut self.writer, ChunkKind::Modules, &modules)?;
+        self.kallsyms = Some(KallsymsIndex::parse(kallsyms));
+        Ok(())
+    }
+
+    /// Writes the kallsyms lines for kernel addresses seen since last time.
+    fn write_needed_kernel_symbols(&mut self) -> Result<(), RecordError> {
+        let Some(index) = self.kallsyms.as_mut() else { return Ok(()) };
+        if self.unresolved_kernel_addresses.is_empty() {
+            return Ok(());
+        }
+        let lines = index.new_lines_for(&self.unresolved_kernel_addresses);
+        self.unresolved_kernel_addresses.clear();
+        write_text_chunk(&mut self.writer, ChunkKind::Kallsyms, &lines)
+    }
+
+    fn trailer(&self, exit_status: Option<i32>, snapshot: bool) -> TrailerMeta {
+        let build_ids = self
+            .mapped_paths
+            .iter()
+            .filter_map(|path| {
+                let path = String::from_utf8_lossy(path).into_owned();
+                let id = buildid::read_build_id(&path)?;
+                Some(BuildId { path, build_id: hex_encode(&id) })
+            })
+            .collect();
+        TrailerMeta {
+            end_time_ns: monotonic_ns(),
+            cpus: self.buffers.iter().map(|b| b.totals.clone()).collect(),
+            build_ids,
+            exit_status,
+            chunks_written: self.writer.data_chunks_written(),
+            ring_wrapped: self.writer.ring_wrapped(),
+            snapshot,
+        }
+    }
+
+}
+
+fn write_text_chunk<S: Sink>(writer: &mut FileWriter<S>, kind: ChunkKind, text: &[u8]) -> Result<(), RecordError> {
+    if !text.is_empty() {
+        writer.write_meta(kind, text, text.len() > 512)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! Command-line definitions. Each flag is defined once, with its help.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// strobe: record and analyze Linux performance data, perf-style.
+#[derive(Debug, Parser)]
+#[command(name = "strobe", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Record samples into a strobe file (like `perf record`).
+    #[command(after_help = RECORD_EXAMPLES)]
+    Record(RecordArgs),
+    /// Show a recording's metadata (like `perf report --header-only`).
+    #[command(after_help = INFO_EXAMPLES)]
+    Info(InfoArgs),
+}
+
+const RECORD_EXAMPLES: &str = "\
+Examples:
+  strobe record -g -- ./my-program arg      profile a command, with call chains
+  strobe record -a -g -- sleep 10           the whole system for ten seconds
+  strobe record -p 1234                     attach to a running process until it exits or Ctrl-C
+  strobe record -e page-faults:u -c 1 -- make   every user-space page fault of a build
+  strobe record -a --ring 64M               flight recorder: keep the last 64 MiB; kill -USR2 to snapshot";
+
+const INFO_EXAMPLES: &str = "\
+Examples:
+  strobe info                  describe strobe.data
+  strobe info -i run.data --json";
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Event to sample (repeatable, or a comma list): cpu-clock, page-faults, cycles:u, ...
+    #[arg(short = 'e', long = "event", value_name = "EVENT")]
+    pub events: Vec<String>,
+    /// Record every task on every CPU (system-wide).
+    #[arg(short = 'a', long = "all-cpus")]
+    pub all_cpus: bool,
+    /// Record only these CPUs, e.g. 0-3,6 (implies system-wide).
+    #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
+    pub cpus: Option<String>,
+    /// Attach to existing processes (comma list), all their threads.
+    #[arg(short = 'p', long = "pid", value_name = "PIDS", value_delimiter = ',')]
+    pub pids: Vec<i32>,
+    /// Attach to existing threads (comma list).
+    #[arg(short = 't', long = "tid", value_name = "TIDS", value_delimiter = ',')]
+    pub tids: Vec<i32>,
+    /// Samples per second.
+    #[arg(short = 'F', long = "freq", value_name = "HZ", default_value_t = 4000, conflicts_with = "period")]
+    pub freq: u64,
+    /// Sample once every N events instead of at a frequency.
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub period: Option<u64>,
+    /// Record call chains (frame pointers, kernel and user).
+    #[arg(short = 'g')]
+    pub call_graph: bool,
+    /// Call-graph method; only `fp` (frame pointers) is supported so far.
+    #[arg(long = "call-graph", value_name = "fp")]
+    pub call_graph_mode: Option<String>,
+    /// Ring-buffer size per CPU: pages (a power of two) or a size such as 512K, 2M.
+    #[arg(short = 'm', long = "mmap-pages", value_name = "PAGES|SIZE")]
+    pub mmap_pages: Option<String>,
+    /// Output file; an existing file is renamed to FILE.old.
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "strobe.data")]
+    pub output: PathBuf,
+    /// Flight-recorder mode: keep at most SIZE bytes (e.g. 64M), newest data overwriting oldest.
+    #[arg(long = "ring", value_name = "SIZE")]
+    pub ring: Option<String>,
+    /// Compress data chunks with zstd.
+    #[arg(long = "compress")]
+    pub compress: bool,
+    /// Print nothing but errors.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// The command to profile, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The file to describe.
+    #[arg(short = 'i', long = "input", value_name = "FILE", default_value = "strobe.data")]
+    pub input: PathBuf,
+    /// The file to describe (instead of -i).
+    #[arg(value_name = "FILE", conflicts_with = "input")]
+    pub file: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn record_parses_perf_style_flags() {
+        let cli = Cli::try_parse_from(["strobe", "record", "-a", "-g", "-F", "999", "-e", "cpu-clock,page-faults", "-o", "x.data", "--", "sleep", "1"]).unwrap();
+        let Command::Record(args) = cli.command else { panic!("not record") };
+        assert!(args.all_cpus && args.call_graph);
+        assert_eq!(args.freq, 999);
+        assert_eq!(args.command, ["sleep", "1"]);
+        assert_eq!(args.output, PathBuf::from("x.data"));
+    }
+
+    #[test]
+    fn freq_and_count_conflict() {
+        assert!(Cli::try_parse_from(["strobe", "record", "-F", "10", "-c", "5"]).is_err());
+    }
+}

@@ -1,0 +1,179 @@
+//! `strobe info`: a recording's metadata.
+
+use crate::cli::InfoArgs;
+use crate::units::human_bytes;
+use anyhow::{Context, Result};
+use serde_json::json;
+use std::io::Write;
+use strobe_record::format::reader::StrobeFile;
+
+/// The fields of a stored perf_event_attr worth showing.
+struct AttrSummary {
+    type_: u32,
+    config: u64,
+    period_or_freq: u64,
+    freq: bool,
+    sample_type: u64,
+}
+
+fn attr_summary(bytes: &[u8]) -> Option<AttrSummary> {
+    let u32_at = |at: usize| Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    let u64_at = |at: usize| Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?));
+    let flags = u64_at(40)?;
+    Some(AttrSummary {
+        type_: u32_at(0)?,
+        config: u64_at(8)?,
+        period_or_freq: u64_at(16)?,
+        freq: flags & (1 << 10) != 0,
+        sample_type: u64_at(24)?,
+    })
+}
+
+fn sample_type_names(bits: u64) -> String {
+    const NAMES: [(u64, &str); 10] = [
+        (1 << 0, "IP"), (1 << 1, "TID"), (1 << 2, "TIME"), (1 << 3, "ADDR"), (1 << 5, "CALLCHAIN"),
+        (1 << 6, "ID"), (1 << 7, "CPU"), (1 << 8, "PERIOD"), (1 << 10, "RAW"), (1 << 16, "IDENTIFIER"),
+    ];
+    NAMES.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| *n).collect::<Vec<_>>().join("|")
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for nanoseconds since the epoch.
+fn utc(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+pub fn run(args: InfoArgs) -> Result<i32> {
+    let path = args.file.unwrap_or(args.input);
+    let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: a read-only private mapping; strobe never writes a file it reads.
+    let map = unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
+    let strobe = StrobeFile::parse(&map).with_context(|| format!("cannot read {}", path.display()))?;
+    let totals = strobe.totals();
+    let session = &strobe.session;
+    let trailer = strobe.trailer.as_ref();
+    let (lost_events, lost_samples) = match trailer {
+        Some(t) => (t.cpus.iter().map(|c| c.lost_events).sum(), t.cpus.iter().map(|c| c.lost_samples).sum()),
+        None => (totals.lost, 0),
+    };
+    let end_ns = trailer.map(|t| t.end_time_ns).or(totals.time_end).unwrap_or(session.start_time_ns);
+    let duration_ns = end_ns.saturating_sub(session.start_time_ns);
+    let mut out = std::io::stdout().lock();
+
+    if args.json {
+        let value = json!({
+            "file": path.display().to_string(),
+            "file_size": map.len(),
+            "format_version": format!("{}.{}", strobe.header.version_major, strobe.header.version_minor),
+            "recovered": strobe.recovery.is_some(),
+            "recovery": strobe.recovery.as_ref().map(|r| json!({
+                "reason": r.reason, "unreadable_bytes": r.unreadable_bytes, "chunks_found": r.chunks_found,
+            })),
+            "ring": strobe.header.flags & strobe_record::format::FLAG_RING != 0,
+            "chunks": totals.chunks,
+            "records": totals.records,
+            "samples": totals.samples,
+            "lost": lost_events + lost_samples,
+            "lost_events": lost_events,
+            "lost_samples": lost_samples,
+            "duration_ns": duration_ns,
+            "time_start": totals.time_start,
+            "time_end": totals.time_end,
+            "session": session,
+            "trailer": trailer,
+        });
+        serde_json::to_writer_pretty(&mut out, &value)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+
+    let w = &mut out;
+    writeln!(w, "# file: {} ({}, strobe format {}.{})", path.display(), human_bytes(map.len() as u64), strobe.header.version_major, strobe.header.version_minor)?;
+    match &strobe.recovery {
+        None => writeln!(w, "# status: complete")?,
+        Some(r) => writeln!(
+            w,
+            "# status: RECOVERED ({}); read {} intact chunks, {} unreadable",
+            r.reason,
+            r.chunks_found,
+            human_bytes(r.unreadable_bytes)
+        )?,
+    }
+    writeln!(w, "# recorded: {}, duration {:.3} s", utc(session.start_realtime_ns), duration_ns as f64 / 1e9)?;
+    writeln!(w, "# host: {}, kernel {} ({}), {}", session.hostname, session.kernel_release, session.kernel_version, session.arch)?;
+    let recorded: Vec<String> = session.cpus_recorded.iter().map(u32::to_string).collect();
+    writeln!(w, "# cpu: {}, {} online, recorded {}", session.cpu_model, session.cpus_online, recorded.join(","))?;
+    writeln!(w, "# memory: {}", human_bytes(session.mem_total_kib * 1024))?;
+    writeln!(w, "# command line: {}", session.command_line.join(" "))?;
+    writeln!(w, "# target: {}", session.target)?;
+    writeln!(w, "# pmu: {}", session.pmu)?;
+    for event in &session.events {
+        let attr = event.attr_bytes().as_deref().and_then(attr_summary);
+        match attr {
+            Some(a) => writeln!(
+                w,
+                "# event: {} (type {}, config {:#x}, {} {}, sample_type {}, {} ids)",
+                event.name,
+                a.type_,
+                a.config,
+                if a.freq { "sample_freq" } else { "sample_period" },
+                a.period_or_freq,
+                sample_type_names(a.sample_type),
+                event.ids.len()
+            )?,
+            None => writeln!(w, "# event: {} (attribute unreadable)", event.name)?,
+        }
+    }
+    writeln!(w, "# call graph: {}", if session.call_graph { "frame pointers" } else { "none" })?;
+    for note in &session.notes {
+        writeln!(w, "# note: {note}")?;
+    }
+    if let Some(size) = session.ring_size {
+        let wrapped = trailer.is_some_and(|t| t.ring_wrapped);
+        writeln!(w, "# flight recorder: ring of {}{}", human_bytes(size), if wrapped { ", wrapped (oldest data overwritten)" } else { "" })?;
+    }
+    writeln!(
+        w,
+        "# chunks: {} ({} compressed to {}{})",
+        totals.chunks,
+        human_bytes(totals.raw_bytes),
+        human_bytes(totals.stored_bytes),
+        if session.compressed { ", zstd" } else { "" }
+    )?;
+    writeln!(w, "# records: {}, samples: {}", totals.records, totals.samples)?;
+    writeln!(w, "# lost: {} events (buffer full), {} samples (dropped by the kernel)", lost_events, lost_samples)?;
+    if let Some(t) = trailer {
+        for cpu in &t.cpus {
+            writeln!(w, "#   cpu{}: {} samples, {} lost, {} throttled, {}", cpu.cpu, cpu.samples, cpu.lost_events + cpu.lost_samples, cpu.throttled, human_bytes(cpu.bytes))?;
+        }
+        writeln!(w, "# build-ids: {} files", t.build_ids.len())?;
+        if let Some(status) = t.exit_status {
+            writeln!(w, "# workload exit status: {status}")?;
+        }
+    }
+    let kallsyms = strobe.chunks.iter().any(|c| c.header.kind == strobe_record::format::ChunkKind::Kallsyms);
+    writeln!(w, "# kallsyms snapshot: {}", if kallsyms { "yes" } else { "no" })?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_795_000_000 * 1_000_000_000), "2026-11-18 08:26:40 UTC");
+    }
+}

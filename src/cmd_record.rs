@@ -1,0 +1,126 @@
+//! `strobe record`.
+
+use crate::cli::RecordArgs;
+use crate::signals;
+use crate::units::{human_bytes, parse_size};
+use anyhow::{bail, Context, Result};
+use std::fs::OpenOptions;
+use strobe_probe::{CpuList, EventSpec};
+use strobe_record::workload::Workload;
+use strobe_record::{Controls, RecordOptions, Session, Targets};
+
+/// Default per-CPU buffer: 128 pages (512 KiB with 4 KiB pages), perf's default for root.
+const DEFAULT_BUFFER_PAGES: usize = 128;
+
+fn buffer_pages(arg: Option<&str>) -> Result<usize> {
+    let Some(arg) = arg else { return Ok(DEFAULT_BUFFER_PAGES) };
+    let page = strobe_probe::sys::page_size() as u64;
+    let pages = if arg.chars().all(|c| c.is_ascii_digit()) {
+        arg.parse::<u64>().ok()
+    } else {
+        parse_size(arg).map(|bytes| bytes / page)
+    };
+    match pages {
+        Some(n) if n >= 1 && n.is_power_of_two() && n <= 1 << 20 => Ok(n as usize),
+        _ => bail!("-m {arg}: the buffer must be a power of two pages (1, 2, 4, ...) or a size such as 512K"),
+    }
+}
+
+pub fn run(args: RecordArgs) -> Result<i32> {
+    if let Some(mode) = args.call_graph_mode.as_deref() {
+        if mode != "fp" {
+            bail!("--call-graph {mode}: only `fp` (frame pointers) is supported so far");
+        }
+    }
+    let mut events = Vec::new();
+    for list in &args.events {
+        events.extend(EventSpec::parse_list(list)?);
+    }
+    let events_defaulted = events.is_empty();
+    if events_defaulted {
+        events.push(EventSpec::parse("cycles").expect("cycles is a known event"));
+    }
+    let cpus = args.cpus.as_deref().map(CpuList::parse).transpose()?;
+    let ring_size = match args.ring.as_deref() {
+        Some(text) => Some(parse_size(text).with_context(|| format!("--ring {text}: expected a size such as 64M"))?),
+        None => None,
+    };
+    let has_task_target = !args.pids.is_empty() || !args.tids.is_empty();
+    if has_task_target && !args.command.is_empty() {
+        bail!("give either -p/-t or a command after --, not both");
+    }
+    if !has_task_target && args.command.is_empty() && !args.all_cpus && cpus.is_none() {
+        bail!("nothing to record: give a command after --, or -a, -C, -p or -t (see `strobe record --help`)");
+    }
+
+    signals::install();
+    let mut workload = if args.command.is_empty() { None } else { Some(Workload::prepare(&args.command)?) };
+    let options = RecordOptions {
+        events,
+        events_defaulted,
+        targets: Targets {
+            system_wide: args.all_cpus || cpus.is_some(),
+            cpus,
+            pids: args.pids.clone(),
+            tids: args.tids.clone(),
+            workload: workload.as_ref().map(Workload::pid),
+        },
+        frequency: args.freq,
+        period: args.period,
+        call_graph: args.call_graph || args.call_graph_mode.is_some(),
+        buffer_pages: buffer_pages(args.mmap_pages.as_deref())?,
+        ring_size,
+        compress: args.compress,
+        command_line: std::env::args().collect(),
+    };
+
+    let output = &args.output;
+    if output.exists() {
+        let mut old = output.clone().into_os_string();
+        old.push(".old");
+        std::fs::rename(output, &old).with_context(|| format!("cannot rename {} to {}", output.display(), old.to_string_lossy()))?;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
+    let session = Session::open(options, file)?;
+    for notice in session.notices() {
+        eprintln!("strobe: {notice}");
+    }
+    if let Some(w) = workload.as_mut() {
+        w.start()?;
+    }
+    let controls = Controls { stop: &signals::STOP, snapshot: &signals::SNAPSHOT };
+    let summary = session.run(&controls, workload.as_mut())?;
+
+    if !args.quiet {
+        let mut line = format!(
+            "[ strobe record: wrote {} to {}: {} samples",
+            human_bytes(summary.file_bytes),
+            output.display(),
+            summary.samples
+        );
+        let lost = summary.lost_events + summary.lost_samples;
+        if lost == 0 {
+            line.push_str(", 0 lost");
+        } else {
+            line.push_str(&format!(
+                "; LOST {lost} events ({} buffer full, {} dropped by the kernel): use a larger -m or a lower -F",
+                summary.lost_events, summary.lost_samples
+            ));
+        }
+        if summary.throttled > 0 {
+            line.push_str(&format!("; throttled {} times", summary.throttled));
+        }
+        if summary.ring_wrapped {
+            line.push_str("; ring wrapped, oldest data overwritten");
+        }
+        line.push_str(" ]");
+        eprintln!("{line}");
+    }
+    Ok(summary.exit_status.unwrap_or(0))
+}

@@ -1,1 +1,27 @@
-//! analyze
+//! Analysis of recordings: decoding records, and (as they are built) the
+//! report, script, diff and kmem engines.
+//!
+//! Decoding goes through `linux-perf-event-reader`, the same parser for
+//! strobe files and perf.data, so both kinds of recording flow through one
+//! pipeline.
+
+#![deny(missing_docs)]
+
+pub mod decode;
+
+pub use linux_perf_event_reader as perf_records;
+
+/// Errors from analysis.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnalyzeError {
+    /// The file could not be read.
+    #[error(transparent)]
+    Format(#[from] strobe_record::format::reader::FormatError),
+    /// An event attribute in the metadata does not parse.
+    #[error("the attribute of event `{0}` is malformed")]
+    BadAttribute(String),
+    /// The recording lists no events.
+    #[error("the recording lists no events")]
+    NoEvents,
+}

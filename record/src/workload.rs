@@ -50,6 +50,7 @@ impl Workload {
         arg_ptrs.push(std::ptr::null());
         let (go_read, go_write) = pipe()?;
         let (err_read, err_write) = pipe()?;
+        let (unused_in_child_go, unused_in_child_err) = (go_write.as_raw_fd(), err_read.as_raw_fd());
         // SAFETY: between fork and exec the child only calls the
         // async-signal-safe read, execvp, write and _exit, on memory
         // prepared before the fork.
@@ -60,6 +61,10 @@ impl Workload {
         if pid == 0 {
             // SAFETY: see above; this is the child.
             unsafe {
+                // Close the parent's ends, or the child would hold the go
+                // pipe open itself and never see EOF if strobe gives up.
+                libc::close(unused_in_child_go);
+                libc::close(unused_in_child_err);
                 let mut byte = 0u8;
                 if libc::read(go_read.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) != 1 {
                     libc::_exit(127);

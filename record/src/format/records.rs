@@ -29,9 +29,9 @@ pub struct RawRecord<'a> {
     pub bytes: &'a [u8],
 }
 
-impl RawRecord<'_> {
+impl<'a> RawRecord<'a> {
     /// The record body, after the 8-byte header.
-    pub fn body(&self) -> &[u8] {
+    pub fn body(&self) -> &'a [u8] {
         &self.bytes[8..]
     }
 

@@ -65,6 +65,8 @@ pub struct FileWriter<S: Sink> {
     /// Offset of a footer that is now on disk and must be invalidated
     /// before more data goes into the file.
     footer_at: Option<u64>,
+    /// Set by [`FileWriter::begin_data`]; chunks before it are never overwritten.
+    data_started: bool,
     data_chunks_written: u64,
     scratch: Vec<u8>,
     compressor: Option<Compressor>,
@@ -129,6 +131,7 @@ impl<S: Sink> FileWriter<S> {
             ring: ring_size.map(|size| RingState { size, start: 0, end: 0, wrapped: false }),
             extent: FILE_HEADER_SIZE as u64,
             footer_at: None,
+            data_started: false,
             data_chunks_written: 0,
             scratch: Vec::new(),
             compressor: None,
@@ -167,15 +170,24 @@ impl<S: Sink> FileWriter<S> {
             self.header.ring_end = ring.end;
             self.sink.write_all_at(&self.header.encode(), 0)?;
         }
+        self.data_started = true;
         Ok(())
     }
 
     /// Writes one chunk of perf records drained from `cpu` (or [`NO_CPU`]).
+    /// Before [`FileWriter::begin_data`], the chunk is placed with the
+    /// metadata and a ring never overwrites it (records synthesized at start).
     pub fn write_records(&mut self, kind: ChunkKind, cpu: u32, payload: &[u8], stats: &RunStats) -> Result<(), WriteError> {
         if payload.is_empty() {
             return Ok(());
         }
         let level = self.compress_data.then_some(DATA_ZSTD_LEVEL);
+        if !self.data_started {
+            let (entry, _) = self.write_chunk(kind, cpu, payload, level, stats, None)?;
+            self.fixed.push(entry);
+            self.extent = self.pos;
+            return Ok(());
+        }
         let placed = self.write_chunk(kind, cpu, payload, level, stats, self.ring)?;
         self.data_chunks_written += 1;
         self.live.push_back(placed);

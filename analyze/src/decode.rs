@@ -1,0 +1,122 @@
+//! Decoding the perf records in a strobe file.
+
+use crate::AnalyzeError;
+use byteorder::LittleEndian;
+use linux_perf_event_reader::{
+    get_record_id, Endianness, EventRecord, PerfEventAttr, RawData, RawEventRecord, RecordIdParseInfo,
+    RecordParseInfo, RecordType,
+};
+use std::collections::HashMap;
+use strobe_record::format::reader::StrobeFile;
+use strobe_record::format::records::{RawRecord, RecordIter};
+use strobe_record::format::{SessionMeta, NO_CPU};
+
+/// One event of a recording, as the decoder knows it.
+#[derive(Debug, Clone)]
+pub struct EventInfo {
+    /// The user's name for it.
+    pub name: String,
+    /// Its attribute.
+    pub attr: PerfEventAttr,
+    parse_info: RecordParseInfo,
+}
+
+/// Decodes records with the attribute of the event that produced them.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    events: Vec<EventInfo>,
+    by_id: HashMap<u64, usize>,
+    id_info: RecordIdParseInfo,
+}
+
+/// A decoded record and what it came with.
+#[derive(Debug, Clone)]
+pub struct Decoded<'a> {
+    /// Index of the event in [`Decoder::events`].
+    pub event: usize,
+    /// The CPU whose buffer held the record, if any.
+    pub cpu: Option<u32>,
+    /// The record.
+    pub record: EventRecord<'a>,
+}
+
+/// Counts from a decoding pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeStats {
+    /// Records decoded.
+    pub records: u64,
+    /// Records that did not decode (counted and skipped).
+    pub malformed: u64,
+    /// Chunks whose payload was damaged (counted and skipped).
+    pub damaged_chunks: u64,
+}
+
+impl Decoder {
+    /// A decoder for the events of `session`.
+    pub fn new(session: &SessionMeta) -> Result<Self, AnalyzeError> {
+        let mut events = Vec::new();
+        let mut by_id = HashMap::new();
+        for (index, meta) in session.events.iter().enumerate() {
+            let bytes = meta.attr_bytes().ok_or_else(|| AnalyzeError::BadAttribute(meta.name.clone()))?;
+            let (attr, _) = PerfEventAttr::parse::<_, LittleEndian>(&bytes[..])
+                .map_err(|_| AnalyzeError::BadAttribute(meta.name.clone()))?;
+            let parse_info = RecordParseInfo::new(&attr, Endianness::LittleEndian);
+            for &id in &meta.ids {
+                by_id.insert(id, index);
+            }
+            events.push(EventInfo { name: meta.name.clone(), attr, parse_info });
+        }
+        let first = events.first().ok_or(AnalyzeError::NoEvents)?;
+        let id_info = RecordIdParseInfo::new(&first.attr);
+        Ok(Decoder { events, by_id, id_info })
+    }
+
+    /// The recording's events.
+    pub fn events(&self) -> &[EventInfo] {
+        &self.events
+    }
+
+    /// Decodes one record. With several events, the record's identifier
+    /// picks the attribute; with one, it is that event's.
+    pub fn decode<'a>(&self, raw: &RawRecord<'a>, cpu: Option<u32>) -> Option<Decoded<'a>> {
+        let body = RawData::Single(raw.body());
+        let record_type = RecordType(raw.kind);
+        let event = if self.events.len() == 1 {
+            0
+        } else {
+            get_record_id::<LittleEndian>(record_type, body, &self.id_info)
+                .and_then(|id| self.by_id.get(&id).copied())
+                .unwrap_or(0)
+        };
+        let info = &self.events[event];
+        let record = RawEventRecord::new(record_type, raw.misc, body, info.parse_info).parse().ok()?;
+        Some(Decoded { event, cpu, record })
+    }
+
+    /// Calls `f` with every record of `file`, chunk by chunk in write order.
+    /// Damaged chunks and malformed records are counted and skipped.
+    pub fn for_each<'a>(&self, file: &StrobeFile<'a>, mut f: impl FnMut(Decoded<'_>)) -> DecodeStats {
+        let mut stats = DecodeStats::default();
+        for chunk in file.record_chunks() {
+            let Ok(payload) = file.payload(chunk) else {
+                stats.damaged_chunks += 1;
+                continue;
+            };
+            let cpu = (chunk.header.cpu != NO_CPU).then_some(chunk.header.cpu);
+            let mut records = RecordIter::new(&payload);
+            for raw in records.by_ref() {
+                match self.decode(&raw, cpu) {
+                    Some(decoded) => {
+                        stats.records += 1;
+                        f(decoded);
+                    }
+                    None => stats.malformed += 1,
+                }
+            }
+            if records.malformed > 0 {
+                stats.malformed += 1;
+            }
+        }
+        stats
+    }
+}

@@ -1,0 +1,250 @@
+//! End-to-end tests of `strobe record` and `strobe info` on the real kernel.
+//! They need root; under CI=true they never skip.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn root_record_workload_captures_its_samples_comm_mmap2_and_exit_status() {
+    if !have_root("record_workload") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("record_workload");
+    let cpu_bound = workload("cpu_bound");
+    let data = dir.join("w.data");
+    let out = run(strobe().args(["record", "-o"]).arg(&data).arg("--").arg(&cpu_bound).args(["0.5", "3"]));
+    assert_eq!(out.status.code(), Some(3), "strobe exits with the workload's status; stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[ strobe record: wrote"), "closing line missing: {stderr}");
+
+    let rec = load(&data);
+    let (pid, _, _, _) = rec
+        .comms
+        .iter()
+        .find(|(_, _, comm, _)| comm == "cpu_bound")
+        .expect("a COMM record names the workload")
+        .clone();
+    let own: Vec<_> = rec.samples.iter().filter(|s| s.pid == pid).collect();
+    // 0.5 s at 4000 Hz is 2000 samples; allow for start-up and scheduling.
+    assert!(own.len() > 1000, "only {} samples of the workload", own.len());
+    assert!(
+        rec.mmaps.iter().any(|(p, path, _)| *p == pid && path == cpu_bound.to_str().unwrap()),
+        "no MMAP2 of {} for pid {pid}: {:?}",
+        cpu_bound.display(),
+        rec.mmaps
+    );
+    let info = info_json(&data);
+    assert_eq!(info["recovered"], false);
+    assert_eq!(info["trailer"]["exit_status"], 3);
+    assert_eq!(info["samples"].as_u64().unwrap(), rec.samples.len() as u64);
+}
+
+#[test]
+fn root_record_system_wide_sees_several_processes_both_cpus_and_earlier_processes() {
+    if !have_root("record_system_wide") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("record_system_wide");
+    let (cpu_bound, sleeper) = (workload("cpu_bound"), workload("sleeper"));
+    let mut earlier = Command::new(&sleeper).arg("3").spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let data = dir.join("a.data");
+    let script = format!("{0} 1 & {0} 1; wait", cpu_bound.display());
+    let out = run(strobe().args(["record", "-a", "-o"]).arg(&data).args(["--", "sh", "-c", &script]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    earlier.kill().ok();
+    earlier.wait().ok();
+
+    let rec = load(&data);
+    let pids: BTreeSet<i32> = rec.samples.iter().map(|s| s.pid).collect();
+    assert!(pids.len() > 1, "samples from only {pids:?}");
+    let workload_pids: BTreeSet<i32> =
+        rec.comms.iter().filter(|(_, _, c, _)| c == "cpu_bound").map(|(p, ..)| *p).collect();
+    assert!(workload_pids.len() >= 2, "both workload processes have COMM records: {workload_pids:?}");
+    let cpus: BTreeSet<u32> = rec.samples.iter().filter_map(|s| s.cpu).collect();
+    assert_eq!(cpus.len(), online_cpus(), "samples from CPUs {cpus:?}");
+    let earlier_pid = earlier.id() as i32;
+    assert!(
+        rec.comms.iter().any(|(p, _, c, synth)| *p == earlier_pid && c == "sleeper" && *synth),
+        "no synthesized COMM for the process started before the recording"
+    );
+    assert!(
+        rec.mmaps.iter().any(|(p, path, synth)| *p == earlier_pid && path == sleeper.to_str().unwrap() && *synth),
+        "no synthesized MMAP2 for the process started before the recording"
+    );
+}
+
+#[test]
+fn root_record_pid_attaches_and_stops_when_the_process_exits() {
+    if !have_root("record_pid") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("record_pid");
+    let sleeper = workload("sleeper");
+    let mut target = Command::new(&sleeper).arg("1.5").spawn().unwrap();
+    let pid = target.id() as i32;
+    // Reap the target as soon as it exits, as a parent would.
+    let reaper = std::thread::spawn(move || target.wait());
+    let data = dir.join("p.data");
+    let started = Instant::now();
+    let out = run(strobe().args(["record", "-p", &pid.to_string(), "-o"]).arg(&data));
+    let took = started.elapsed();
+    reaper.join().unwrap().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < Duration::from_secs(4), "strobe did not stop when the process exited ({took:?})");
+    let rec = load(&data);
+    let own = rec.samples.iter().filter(|s| s.pid == pid).count();
+    assert!(own > 50, "only {own} samples of pid {pid}");
+    assert!(rec.samples.iter().all(|s| s.pid == pid), "samples of other processes in a -p recording");
+    assert!(rec.comms.iter().any(|(p, _, c, _)| *p == pid && c == "sleeper"));
+}
+
+#[test]
+fn root_call_graphs_contain_the_workload_callers() {
+    if !have_root("call_graphs") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("call_graphs");
+    let cpu_bound = workload("cpu_bound");
+    let data = dir.join("g.data");
+    let out = run(strobe().args(["record", "-g", "-o"]).arg(&data).arg("--").arg(&cpu_bound).arg("0.5"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let funcs = function_ranges(&cpu_bound, &["hot_a", "hot_b", "caller_a", "caller_b", "run_workload", "main"]);
+    let name_of = |addr: u64| funcs.iter().find(|(_, lo, hi)| (*lo..*hi).contains(&addr)).map(|(n, ..)| n.as_str());
+    let rec = load(&data);
+    let pid = rec.comms.iter().find(|(_, _, c, _)| c == "cpu_bound").expect("workload COMM").0;
+    let own: Vec<_> = rec.samples.iter().filter(|s| s.pid == pid).collect();
+    let mut in_hot = 0;
+    let mut with_caller = 0;
+    for s in &own {
+        let names: Vec<&str> = s.callchain.iter().filter_map(|&a| name_of(a)).collect();
+        match name_of(s.ip) {
+            Some("hot_a") => {
+                in_hot += 1;
+                if names.contains(&"caller_a") && names.contains(&"run_workload") && names.contains(&"main") {
+                    with_caller += 1;
+                }
+            }
+            Some("hot_b") => {
+                in_hot += 1;
+                if names.contains(&"caller_b") && names.contains(&"run_workload") && names.contains(&"main") {
+                    with_caller += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(in_hot > 1000, "only {in_hot} samples in hot_a/hot_b");
+    // Frame-pointer chains from a sample in hot_X go through caller_X,
+    // run_workload and main; allow a few taken in a prologue.
+    assert!(with_caller * 100 >= in_hot * 95, "{with_caller} of {in_hot} hot samples have the full caller chain");
+}
+
+#[test]
+fn root_sigkilled_recording_is_recovered_by_info() {
+    if !have_root("sigkill") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("sigkill");
+    let cpu_bound = workload("cpu_bound");
+    let mut busy = Command::new(&cpu_bound).arg("3").spawn().unwrap();
+    let data = dir.join("k.data");
+    let mut recorder = strobe().args(["record", "-a", "-g", "-o"]).arg(&data).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    recorder.kill().unwrap(); // SIGKILL
+    recorder.wait().unwrap();
+    busy.kill().ok();
+    busy.wait().ok();
+
+    let info = info_json(&data);
+    assert_eq!(info["recovered"], true, "{info}");
+    let samples = info["samples"].as_u64().unwrap();
+    assert!(samples > 1000, "recovered only {samples} samples");
+    let text = run(strobe().arg("info").arg(&data));
+    assert!(String::from_utf8_lossy(&text.stdout).contains("RECOVERED"));
+    // Every recovered sample decodes.
+    assert_eq!(load(&data).samples.len() as u64, samples);
+}
+
+#[test]
+fn root_ring_stays_within_its_size_and_keeps_the_newest_samples() {
+    if !have_root("ring") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("ring");
+    let cpu_bound = workload("cpu_bound");
+    let data = dir.join("r.data");
+    let script = format!("{0} 3 & {0} 3; wait", cpu_bound.display());
+    // A 20 us period on two busy CPUs produces roughly 10 MiB a second.
+    let out = run(strobe().args(["record", "-a", "-g", "-c", "20000", "--ring", "4M", "-o"]).arg(&data).args(["--", "sh", "-c", &script]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let info = info_json(&data);
+    let chunk_bound = 128 * 4096 + 64 + 8;
+    let size = info["file_size"].as_u64().unwrap();
+    assert!(size <= (4 << 20) + chunk_bound, "ring file is {size} bytes");
+    assert_eq!(info["trailer"]["ring_wrapped"], true, "the recording did not overflow the ring");
+    let written: u64 = info["trailer"]["cpus"].as_array().unwrap().iter().map(|c| c["bytes"].as_u64().unwrap()).sum();
+    assert!(written > 3 * (4 << 20), "only {written} bytes were produced");
+    let rec = load(&data);
+    let start = info["session"]["start_time_ns"].as_u64().unwrap();
+    let end = info["trailer"]["end_time_ns"].as_u64().unwrap();
+    let newest = rec.samples.iter().map(|s| s.time).max().unwrap();
+    let oldest = rec.samples.iter().map(|s| s.time).filter(|&t| t > 0).min().unwrap();
+    assert!(end - newest < 500_000_000, "newest sample {}ms before the end", (end - newest) / 1_000_000);
+    assert!(oldest - start > 1_000_000_000, "oldest sample only {}ms after the start", (oldest - start) / 1_000_000);
+}
+
+#[test]
+fn root_one_page_buffer_reports_lost_events() {
+    if !have_root("lost") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("lost");
+    let cpu_bound = workload("cpu_bound");
+    let data = dir.join("l.data");
+    let script = format!("{0} 1 & {0} 1; wait", cpu_bound.display());
+    let out = run(strobe().args(["record", "-a", "-g", "-m", "1", "-c", "10000", "-o"]).arg(&data).args(["--", "sh", "-c", &script]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("LOST"), "the closing line does not report losses: {stderr}");
+    let info = info_json(&data);
+    assert!(info["lost"].as_u64().unwrap() > 0, "{info}");
+    let text = String::from_utf8_lossy(&run(strobe().arg("info").arg(&data)).stdout).into_owned();
+    let lost_line = text.lines().find(|l| l.starts_with("# lost:")).expect("info has a lost line");
+    assert!(!lost_line.starts_with("# lost: 0 events (buffer full), 0 samples"), "{lost_line}");
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let dir = scratch("bad_input");
+    let out = run(strobe().args(["record", "-e", "cpu-clok", "-o"]).arg(dir.join("x.data")).args(["--", "true"]));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("strobe: unknown event `cpu-clok`") && stderr.lines().count() == 1, "{stderr}");
+
+    let out = run(strobe().args(["record", "-o"]).arg(dir.join("y.data")).args(["--", "/nonexistent/program"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot run `/nonexistent/program`"), "{stderr}");
+
+    let junk = dir.join("junk.data");
+    std::fs::write(&junk, b"this is not a recording").unwrap();
+    let out = run(strobe().arg("info").arg(&junk));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("not a strobe file") && stderr.lines().count() == 1, "{stderr}");
+
+    let out = run(strobe().arg("record"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to record"));
+}

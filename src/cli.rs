@@ -27,7 +27,16 @@ Examples:
   strobe record -a -g -- sleep 10           the whole system for ten seconds
   strobe record -p 1234                     attach to a running process until it exits or Ctrl-C
   strobe record -e page-faults:u -c 1 -- make   every user-space page fault of a build
-  strobe record -a --ring 64M               flight recorder: keep the last 64 MiB; kill -USR2 to snapshot";
+  strobe record -a --ring 64M               flight recorder: keep the last 64 MiB; kill -USR2 to snapshot
+
+Events (-e NAME[:u|:k]):
+  software: cpu-clock, task-clock, page-faults (faults), minor-faults, major-faults,
+            context-switches (cs), cpu-migrations (migrations), alignment-faults,
+            emulation-faults, dummy
+  hardware: cycles (cpu-cycles), instructions, cache-references, cache-misses,
+            branches (branch-instructions), branch-misses, bus-cycles, ref-cycles,
+            stalled-cycles-frontend, stalled-cycles-backend
+  The default is cycles; without a hardware PMU strobe samples cpu-clock and says so.";
 
 const INFO_EXAMPLES: &str = "\
 Examples:
@@ -75,7 +84,7 @@ pub struct RecordArgs {
     /// Compress data chunks with zstd.
     #[arg(long = "compress")]
     pub compress: bool,
-    /// Print nothing but errors.
+    /// Print nothing but errors (no notices, no closing line).
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
     /// The command to profile, after `--`.

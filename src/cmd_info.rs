@@ -110,7 +110,7 @@ pub fn run(args: InfoArgs) -> Result<i32> {
             human_bytes(r.unreadable_bytes)
         )?,
     }
-    writeln!(w, "# recorded: {}, duration {:.3} s", utc(session.start_realtime_ns), duration_ns as f64 / 1e9)?;
+    writeln!(w, "# captured on: {}, duration {:.3} s", utc(session.start_realtime_ns), duration_ns as f64 / 1e9)?;
     writeln!(w, "# host: {}, kernel {} ({}), {}", session.hostname, session.kernel_release, session.kernel_version, session.arch)?;
     let recorded: Vec<String> = session.cpus_recorded.iter().map(u32::to_string).collect();
     writeln!(w, "# cpu: {}, {} online, recorded {}", session.cpu_model, session.cpus_online, recorded.join(","))?;
@@ -143,16 +143,19 @@ pub fn run(args: InfoArgs) -> Result<i32> {
         let wrapped = trailer.is_some_and(|t| t.ring_wrapped);
         writeln!(w, "# flight recorder: ring of {}{}", human_bytes(size), if wrapped { ", wrapped (oldest data overwritten)" } else { "" })?;
     }
-    writeln!(
-        w,
-        "# chunks: {} ({} compressed to {}{})",
-        totals.chunks,
-        human_bytes(totals.raw_bytes),
-        human_bytes(totals.stored_bytes),
-        if session.compressed { ", zstd" } else { "" }
-    )?;
-    writeln!(w, "# records: {}, samples: {}", totals.records, totals.samples)?;
-    writeln!(w, "# lost: {} events (buffer full), {} samples (dropped by the kernel)", lost_events, lost_samples)?;
+    if totals.stored_bytes < totals.raw_bytes {
+        writeln!(w, "# chunks: {}, {} of records stored in {} (zstd)", totals.chunks, human_bytes(totals.raw_bytes), human_bytes(totals.stored_bytes))?;
+    } else {
+        writeln!(w, "# chunks: {}, {} of records", totals.chunks, human_bytes(totals.raw_bytes))?;
+    }
+    writeln!(w, "# in the file: {} records, {} samples", totals.records, totals.samples)?;
+    match trailer {
+        Some(t) => {
+            let recorded: u64 = t.cpus.iter().map(|c| c.samples).sum();
+            writeln!(w, "# recorded: {recorded} samples; lost {lost_events} events (buffer full), {lost_samples} samples (dropped by the kernel)")?;
+        }
+        None => writeln!(w, "# lost (in the chunks recovered): {} events and samples", totals.lost)?,
+    }
     if let Some(t) = trailer {
         for cpu in &t.cpus {
             writeln!(w, "#   cpu{}: {} samples, {} lost, {} throttled, {}", cpu.cpu, cpu.samples, cpu.lost_events + cpu.lost_samples, cpu.throttled, human_bytes(cpu.bytes))?;

@@ -4,6 +4,7 @@ use crate::cli::RecordArgs;
 use crate::signals;
 use crate::units::{human_bytes, parse_size};
 use anyhow::{bail, Context, Result};
+use std::cell::Cell;
 use std::fs::OpenOptions;
 use strobe_probe::{CpuList, EventSpec};
 use strobe_record::workload::Workload;
@@ -20,9 +21,12 @@ fn buffer_pages(arg: Option<&str>) -> Result<usize> {
     } else {
         parse_size(arg).map(|bytes| bytes / page)
     };
+    // A drain of a whole buffer must fit in one chunk; 128 MiB per CPU is
+    // far more than any recording needs.
+    let max_pages = (128 << 20) / page;
     match pages {
-        Some(n) if n >= 1 && n.is_power_of_two() && n <= 1 << 20 => Ok(n as usize),
-        _ => bail!("-m {arg}: the buffer must be a power of two pages (1, 2, 4, ...) or a size such as 512K"),
+        Some(n) if n >= 1 && n.is_power_of_two() && n <= max_pages => Ok(n as usize),
+        _ => bail!("-m {arg}: the buffer must be a power of two pages (1, 2, 4, ...) up to 128M, or a size such as 512K"),
     }
 }
 
@@ -53,8 +57,9 @@ pub fn run(args: RecordArgs) -> Result<i32> {
         bail!("nothing to record: give a command after --, or -a, -C, -p or -t (see `strobe record --help`)");
     }
 
-    signals::install();
     let mut workload = if args.command.is_empty() { None } else { Some(Workload::prepare(&args.command)?) };
+    // After the fork, so the held child keeps the default signal actions.
+    signals::install();
     let options = RecordOptions {
         events,
         events_defaulted,
@@ -75,21 +80,44 @@ pub fn run(args: RecordArgs) -> Result<i32> {
     };
 
     let output = &args.output;
-    if output.exists() {
-        let mut old = output.clone().into_os_string();
-        old.push(".old");
-        std::fs::rename(output, &old).with_context(|| format!("cannot rename {} to {}", output.display(), old.to_string_lossy()))?;
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(output)
-        .with_context(|| format!("cannot create {}", output.display()))?;
-    let session = Session::open(options, file)?;
-    for notice in session.notices() {
-        eprintln!("strobe: {notice}");
+    let mut previous = output.clone().into_os_string();
+    previous.push(".old");
+    let previous = std::path::PathBuf::from(previous);
+    let (created, renamed) = (Cell::new(false), Cell::new(false));
+    let create_output = || {
+        if output.exists() {
+            std::fs::rename(output, &previous).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot rename {} to {}: {e}", output.display(), previous.display()))
+            })?;
+            renamed.set(true);
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(output)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", output.display())))?;
+        created.set(true);
+        Ok(file)
+    };
+    let session = match Session::open(options, create_output) {
+        Ok(session) => session,
+        Err(err) => {
+            // A recording that could not start leaves things as they were.
+            if created.get() {
+                let _ = std::fs::remove_file(output);
+            }
+            if renamed.get() {
+                let _ = std::fs::rename(&previous, output);
+            }
+            return Err(err.into());
+        }
+    };
+    if !args.quiet {
+        for notice in session.notices() {
+            eprintln!("strobe: {notice}");
+        }
     }
     if let Some(w) = workload.as_mut() {
         w.start()?;
@@ -118,6 +146,9 @@ pub fn run(args: RecordArgs) -> Result<i32> {
         }
         if summary.ring_wrapped {
             line.push_str("; ring wrapped, oldest data overwritten");
+        }
+        if summary.snapshots > 0 {
+            line.push_str(&format!("; {} snapshots taken", summary.snapshots));
         }
         line.push_str(" ]");
         eprintln!("{line}");

@@ -193,6 +193,7 @@ fn root_ring_stays_within_its_size_and_keeps_the_newest_samples() {
     let size = info["file_size"].as_u64().unwrap();
     assert!(size <= (4 << 20) + chunk_bound, "ring file is {size} bytes");
     assert_eq!(info["trailer"]["ring_wrapped"], true, "the recording did not overflow the ring");
+    assert_eq!(info["recovered"], false, "a finished ring is read through its index: {}", info["recovery"]);
     let written: u64 = info["trailer"]["cpus"].as_array().unwrap().iter().map(|c| c["bytes"].as_u64().unwrap()).sum();
     assert!(written > 3 * (4 << 20), "only {written} bytes were produced");
     let rec = load(&data);
@@ -221,8 +222,8 @@ fn root_one_page_buffer_reports_lost_events() {
     let info = info_json(&data);
     assert!(info["lost"].as_u64().unwrap() > 0, "{info}");
     let text = String::from_utf8_lossy(&run(strobe().arg("info").arg(&data)).stdout).into_owned();
-    let lost_line = text.lines().find(|l| l.starts_with("# lost:")).expect("info has a lost line");
-    assert!(!lost_line.starts_with("# lost: 0 events (buffer full), 0 samples"), "{lost_line}");
+    let lost_line = text.lines().find(|l| l.starts_with("# recorded:")).expect("info has a recorded/lost line");
+    assert!(lost_line.contains("lost") && !lost_line.contains("lost 0 events (buffer full), 0 samples"), "{lost_line}");
 }
 
 #[test]
@@ -247,4 +248,27 @@ fn bad_input_gives_one_line_errors() {
 
     let out = run(strobe().arg("record"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to record"));
+}
+
+#[test]
+fn root_a_recording_that_cannot_start_keeps_the_previous_file() {
+    if !have_root("failed_start") {
+        return;
+    }
+    let dir = scratch("failed_start");
+    let data = dir.join("keep.data");
+    std::fs::write(&data, b"previous").unwrap();
+    // No process has pid 2^22 + 1 (above the kernel's pid_max limit).
+    let out = run(strobe().args(["record", "-p", "4194305", "-o"]).arg(&data));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such process"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&data).unwrap(), b"previous");
+    assert!(!dir.join("keep.data.old").exists());
+
+    // A ring too small for its metadata fails after the file was created.
+    let out = run(strobe().args(["record", "--ring", "1M", "-o"]).arg(&data).args(["--", "true"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use a larger --ring"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(&data).unwrap(), b"previous");
+    assert!(!dir.join("keep.data.old").exists());
 }

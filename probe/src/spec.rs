@@ -22,8 +22,13 @@ pub struct EventSpec {
 #[non_exhaustive]
 pub enum SpecError {
     /// No event of that name exists.
-    #[error("unknown event `{0}`: run `strobe list` to see the events this machine has")]
-    UnknownEvent(String),
+    #[error("unknown event `{name}`{}: `strobe record --help` lists the events", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownEvent {
+        /// The name given.
+        name: String,
+        /// The closest known name, if one is close.
+        suggestion: Option<String>,
+    },
     /// A modifier letter is not supported.
     #[error("unknown modifier `{modifier}` in `{spec}`: supported modifiers are :u (user) and :k (kernel)")]
     UnknownModifier {
@@ -95,6 +100,31 @@ pub fn named_events() -> impl Iterator<Item = NamedEvent> {
         }))
 }
 
+/// Edit distance between two short strings (Levenshtein).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + (ca != cb) as usize).min(row[j] + 1).min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// The known event name closest to `name`, if within a few typos.
+fn closest_name(name: &str) -> Option<String> {
+    named_events()
+        .map(|e| (edit_distance(name, e.name), e.name))
+        .filter(|&(d, _)| d <= 3)
+        .min()
+        .map(|(_, n)| n.to_string())
+}
+
 impl EventSpec {
     /// Parses one event, such as `cycles:u`.
     pub fn parse(spec: &str) -> Result<Self, SpecError> {
@@ -112,7 +142,7 @@ impl EventSpec {
         } else if let Some(&(_, c, _)) = HARDWARE.iter().find(|e| e.0 == lower) {
             (b::PERF_TYPE_HARDWARE, c as u64)
         } else {
-            return Err(SpecError::UnknownEvent(name.to_string()));
+            return Err(SpecError::UnknownEvent { name: name.to_string(), suggestion: closest_name(&lower) });
         };
         let (mut user, mut kernel) = (false, false);
         for m in modifiers.chars() {
@@ -188,6 +218,8 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert!(matches!(EventSpec::parse_list("cpu-clock,,x"), Err(SpecError::Empty(_))));
         let err = EventSpec::parse("cpu-clok").unwrap_err().to_string();
-        assert!(err.contains("strobe list"), "{err}");
+        assert_eq!(err, "unknown event `cpu-clok` (did you mean `cpu-clock`?): `strobe record --help` lists the events");
+        let err = EventSpec::parse("zzzzzzzzzz").unwrap_err().to_string();
+        assert!(!err.contains("did you mean"), "{err}");
     }
 }

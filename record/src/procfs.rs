@@ -205,6 +205,12 @@ pub fn thread_ids(pid: i32) -> Vec<i32> {
     tids
 }
 
+/// The process (thread-group leader) a thread belongs to.
+pub fn process_of_thread(tid: i32) -> Option<i32> {
+    let status = fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Tgid:")?.trim().parse().ok())
+}
+
 /// Every process id in /proc.
 pub fn all_pids() -> Vec<i32> {
     let mut pids: Vec<i32> = fs::read_dir("/proc")

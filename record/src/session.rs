@@ -155,20 +155,29 @@ fn max_sample_rate() -> Option<u64> {
     std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate").ok()?.trim().parse().ok()
 }
 
+/// Whether a process (or thread) still runs: some thread of it is neither a
+/// zombie nor dead. A process whose main thread exited while others go on
+/// shows its main thread as a zombie, so every thread is looked at.
 fn task_is_alive(id: i32) -> bool {
-    // A task that exited but was not yet reaped is a zombie; it counts as gone.
-    match std::fs::read_to_string(format!("/proc/{id}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()).is_some_and(|s| s != 'Z' && s != 'X'),
-        Err(_) => false,
+    let running = |stat: &str| {
+        stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()).is_some_and(|s| s != 'Z' && s != 'X')
+    };
+    let tids = procfs::thread_ids(id);
+    if tids.is_empty() {
+        return std::fs::read_to_string(format!("/proc/{id}/stat")).is_ok_and(|s| running(&s));
     }
+    tids.iter().any(|tid| std::fs::read_to_string(format!("/proc/{id}/task/{tid}/stat")).is_ok_and(|s| running(&s)))
 }
 
 impl<S: Sink> Session<S> {
     /// Opens every event, maps the buffers and writes the file's metadata.
     /// Counting starts now, or at exec for a workload.
-    pub fn open(mut options: RecordOptions, sink: S) -> Result<Self, RecordError> {
+    /// `create_sink` is called only once every event is open, so a
+    /// recording that cannot start leaves no file behind (and renames none).
+    pub fn open(mut options: RecordOptions, create_sink: impl FnOnce() -> std::io::Result<S>) -> Result<Self, RecordError> {
         let mut notices = Vec::new();
         let online = CpuList::online()?;
+        let cpus_given = options.targets.cpus.is_some();
         let cpus = match options.targets.cpus.take() {
             Some(list) => list.require_within(&online)?,
             None => online.clone(),
@@ -307,9 +316,10 @@ impl<S: Sink> Session<S> {
         }
 
         let target_text = if targets.system_wide {
-            match &options.targets.cpus {
-                Some(_) => format!("cpus {cpus}"),
-                None => "system-wide".to_string(),
+            if cpus_given {
+                format!("cpus {cpus}")
+            } else {
+                "system-wide".to_string()
             }
         } else if targets.workload.is_some() {
             format!("command {}", options.command_line.iter().skip_while(|a| *a != "--").skip(1).cloned().collect::<Vec<_>>().join(" "))
@@ -341,6 +351,7 @@ impl<S: Sink> Session<S> {
         };
         procfs::describe_host(&mut meta);
 
+        let sink = create_sink().map_err(|e| RecordError::Write(e.into()))?;
         let mut writer = FileWriter::create(sink, meta.start_realtime_ns, options.ring_size, options.compress)?;
         let session_json = serde_json::to_vec(&meta).map_err(|e| RecordError::Workload(e.to_string()))?;
         writer.write_meta(ChunkKind::Session, &session_json, false)?;
@@ -350,7 +361,11 @@ impl<S: Sink> Session<S> {
         let synthesize: Vec<i32> = if !per_task {
             procfs::all_pids()
         } else {
-            options.targets.pids.clone()
+            let mut owners = options.targets.pids.clone();
+            owners.extend(options.targets.tids.iter().filter_map(|&tid| procfs::process_of_thread(tid)));
+            owners.sort_unstable();
+            owners.dedup();
+            owners
         };
         if !synthesize.is_empty() {
             let mut synth = RecordSynthesizer::new(sample_type, first_id);
@@ -436,6 +451,7 @@ impl<S: Sink> Session<S> {
             self.write_needed_kernel_symbols()?;
             if controls.snapshot.swap(false, Ordering::Relaxed) {
                 self.drain(true)?;
+                self.write_needed_kernel_symbols()?;
                 self.writer.finish(&self.trailer(None, true))?;
                 snapshots += 1;
             }

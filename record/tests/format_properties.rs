@@ -25,20 +25,25 @@ const LAYOUT: RecordLayout = RecordLayout { sample_time_offset: Some(8), other_t
 /// Writes a file with `chunks` record chunks of `per_chunk` samples each;
 /// returns the bytes and the offsets where chunks end.
 fn build(chunks: usize, per_chunk: usize, compress: bool, ring: Option<u64>, finish: bool) -> (Vec<u8>, Vec<usize>) {
+    build_with_sizes(&vec![per_chunk; chunks], compress, ring, finish)
+}
+
+/// Like [`build`], with the number of samples of each chunk given.
+fn build_with_sizes(sizes: &[usize], compress: bool, ring: Option<u64>, finish: bool) -> (Vec<u8>, Vec<usize>) {
     let mut w = FileWriter::create(Vec::new(), 1, ring, compress).unwrap();
     let session = SessionMeta { strobe_version: "test".into(), ..Default::default() };
     w.write_meta(ChunkKind::Session, &serde_json::to_vec(&session).unwrap(), false).unwrap();
     w.write_meta(ChunkKind::Kallsyms, b"ffffffff81000000 T _stext\n", true).unwrap();
     w.begin_data(4096).unwrap();
     let mut boundaries = vec![w.len() as usize];
-    for c in 0..chunks {
+    for (c, &per_chunk) in sizes.iter().enumerate() {
         let run = sample_run(1000 * (c as u64 + 1), per_chunk);
         let stats = RunStats::walk(&run, &LAYOUT, |_| {});
         w.write_records(ChunkKind::Records, (c % 2) as u32, &run, &stats).unwrap();
         boundaries.push(w.len() as usize);
     }
     if finish {
-        w.finish(&TrailerMeta { chunks_written: chunks as u64, ..Default::default() }).unwrap();
+        w.finish(&TrailerMeta { chunks_written: sizes.len() as u64, ..Default::default() }).unwrap();
     }
     (w.into_sink(), boundaries)
 }
@@ -100,8 +105,68 @@ fn ring_keeps_the_newest_chunks_within_its_size() {
     assert_eq!(scanned_seqs, seqs);
 }
 
+#[test]
+fn a_snapshot_is_consistent_until_more_data_arrives() {
+    let mut w = FileWriter::create(Vec::new(), 1, Some(256 << 10), false).unwrap();
+    let session = SessionMeta { strobe_version: "test".into(), ..Default::default() };
+    w.write_meta(ChunkKind::Session, &serde_json::to_vec(&session).unwrap(), false).unwrap();
+    w.begin_data(4096).unwrap();
+    let mut write = |w: &mut FileWriter<Vec<u8>>, c: u64| {
+        let run = sample_run(1000 * c, 10);
+        let stats = RunStats::walk(&run, &LAYOUT, |_| {});
+        w.write_records(ChunkKind::Records, 0, &run, &stats).unwrap();
+    };
+    for c in 0..5 {
+        write(&mut w, c);
+    }
+    w.finish(&TrailerMeta { snapshot: true, ..Default::default() }).unwrap();
+    let at_snapshot = w.sink_mut().clone();
+    let file = StrobeFile::parse(&at_snapshot).unwrap();
+    assert!(file.recovery.is_none());
+    assert!(file.trailer.as_ref().unwrap().snapshot);
+    assert_eq!(file.totals().samples, 50);
+
+    // More data invalidates the footer; a scan still finds every chunk,
+    // and ignores the snapshot's trailer, which no longer describes them.
+    write(&mut w, 5);
+    let later = w.sink_mut().clone();
+    let file = StrobeFile::parse(&later).unwrap();
+    assert!(file.recovery.is_some());
+    assert!(file.trailer.is_none());
+    assert_eq!(file.totals().samples, 60);
+
+    w.finish(&TrailerMeta::default()).unwrap();
+    let file = StrobeFile::parse(w.sink_mut()).unwrap();
+    assert!(file.recovery.is_none());
+    assert!(!file.trailer.as_ref().unwrap().snapshot);
+    assert_eq!(file.totals().samples, 60);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// A finished ring is always read through its index, whatever the mix
+    /// of chunk sizes, and holds exactly the newest chunks without a gap.
+    #[test]
+    fn finished_rings_read_cleanly_with_any_chunk_sizes(sizes in prop::collection::vec(1usize..3000, 1..300)) {
+        let ring_size = 256 << 10;
+        let (bytes, _) = build_with_sizes(&sizes, false, Some(ring_size), true);
+        prop_assert!(bytes.len() as u64 <= ring_size);
+        let file = StrobeFile::parse(&bytes).unwrap();
+        prop_assert!(file.recovery.is_none(), "{:?}", file.recovery);
+        let seqs: Vec<u64> = file.record_chunks().map(|c| c.header.seq).collect();
+        prop_assert_eq!(*seqs.last().unwrap(), sizes.len() as u64 + 1);
+        prop_assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "gap in {:?}", seqs);
+    }
+
+    /// A ring of many tiny chunks still ends within its size.
+    #[test]
+    fn rings_of_tiny_chunks_stay_within_their_size(n in 5000usize..9000) {
+        let ring_size = 256 << 10;
+        let (bytes, _) = build_with_sizes(&vec![1; n], false, Some(ring_size), true);
+        prop_assert!(bytes.len() as u64 <= ring_size, "{} bytes", bytes.len());
+        prop_assert!(StrobeFile::parse(&bytes).unwrap().recovery.is_none());
+    }
 
     #[test]
     fn truncation_anywhere_never_panics(cut in 0usize..20_000, compress: bool) {

@@ -51,7 +51,9 @@ pub const FLAG_RING: u32 = 1;
 pub enum ChunkKind {
     /// JSON [`SessionMeta`]: written once, first.
     Session,
-    /// The text of `/proc/kallsyms` at the start of the recording.
+    /// Lines of `/proc/kallsyms` in its own text format: the whole file
+    /// (flight-recorder rings), or the symbols covering the kernel addresses
+    /// recorded so far (other files, written as they become needed).
     Kallsyms,
     /// The text of `/proc/modules` at the start of the recording.
     Modules,
@@ -143,6 +145,8 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// The file header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileHeader {
+    /// Size of the header; chunks start here. Later minor versions may grow it.
+    pub header_size: u32,
     /// Major version.
     pub version_major: u16,
     /// Minor version.
@@ -164,7 +168,7 @@ impl FileHeader {
         b[0..8].copy_from_slice(&FILE_MAGIC);
         b[8..10].copy_from_slice(&self.version_major.to_le_bytes());
         b[10..12].copy_from_slice(&self.version_minor.to_le_bytes());
-        b[12..16].copy_from_slice(&(FILE_HEADER_SIZE as u32).to_le_bytes());
+        b[12..16].copy_from_slice(&self.header_size.to_le_bytes());
         b[16..20].copy_from_slice(&self.flags.to_le_bytes());
         b[24..32].copy_from_slice(&self.ring_start.to_le_bytes());
         b[32..40].copy_from_slice(&self.ring_end.to_le_bytes());
@@ -186,7 +190,12 @@ impl FileHeader {
         if crc32c::crc32c(&b[..60]) != u32_at(b, 60) {
             return Err(FormatError::HeaderChecksum);
         }
+        let header_size = u32_at(b, 12) as usize;
+        if header_size < FILE_HEADER_SIZE {
+            return Err(FormatError::HeaderChecksum);
+        }
         let header = FileHeader {
+            header_size: header_size as u32,
             version_major: u16_at(b, 8),
             version_minor: u16_at(b, 10),
             flags: u32_at(b, 16),

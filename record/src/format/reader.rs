@@ -161,6 +161,22 @@ fn decode_payload<'a>(data: &'a [u8], chunk: &ChunkRef) -> Result<Cow<'a, [u8]>,
     }
 }
 
+/// In a ring, keeps the chunks before the ring and, of those in it, only the
+/// newest run of consecutive numbers: an older chunk that survived past the
+/// point where the ring wrapped is separated from it by overwritten data.
+fn keep_newest_unbroken_run(chunks: &mut Vec<ChunkRef>, ring_start: u64) {
+    let mut in_ring: Vec<u64> = chunks.iter().filter(|c| c.offset >= ring_start).map(|c| c.header.seq).collect();
+    in_ring.sort_unstable();
+    let mut oldest_kept = in_ring.last().copied().unwrap_or(0);
+    for pair in in_ring.windows(2).rev() {
+        if pair[1] != pair[0] + 1 {
+            break;
+        }
+        oldest_kept = pair[0];
+    }
+    chunks.retain(|c| c.offset < ring_start || c.header.seq >= oldest_kept);
+}
+
 impl<'a> StrobeFile<'a> {
     /// Parses a whole file.
     pub fn parse(data: &'a [u8]) -> Result<Self, FormatError> {
@@ -178,6 +194,9 @@ impl<'a> StrobeFile<'a> {
         let session: SessionMeta =
             serde_json::from_slice(&session_bytes).map_err(|e| FormatError::BadMetadata(e.to_string()))?;
         chunks.retain(|c| !matches!(c.header.kind, ChunkKind::Trailer | ChunkKind::Index));
+        if header.flags & FLAG_RING != 0 {
+            keep_newest_unbroken_run(&mut chunks, header.ring_start);
+        }
         Ok(StrobeFile { data, header, chunks, session, trailer, recovery })
     }
 
@@ -215,7 +234,7 @@ impl<'a> StrobeFile<'a> {
     /// 8-byte boundaries after damage.
     fn scan(data: &[u8], reason: String) -> (Vec<ChunkRef>, Option<TrailerMeta>, Option<Recovery>) {
         let mut chunks = Vec::new();
-        let mut offset = FILE_HEADER_SIZE as u64;
+        let mut offset = FileHeader::decode(data).map_or(FILE_HEADER_SIZE as u64, |h| (h.header_size as u64 + 7) & !7);
         let mut unreadable = 0u64;
         let end = data.len() as u64;
         while offset + CHUNK_HEADER_SIZE as u64 <= end {
@@ -233,14 +252,19 @@ impl<'a> StrobeFile<'a> {
         }
         unreadable += end.saturating_sub(offset);
         chunks.sort_by_key(|c| c.header.seq);
-        // Only a trailer written after every data chunk describes them all
-        // (a ring may still hold the trailer of an earlier snapshot).
+        // A trailer carries the number of the next chunk; it describes the
+        // whole recording only if no chunk came after it (a ring may still
+        // hold the trailer of an earlier snapshot).
+        let next_seq = chunks
+            .iter()
+            .filter(|c| !matches!(c.header.kind, ChunkKind::Trailer | ChunkKind::Index))
+            .map(|c| c.header.seq + 1)
+            .max()
+            .unwrap_or(0);
         let trailer = chunks
-            .last()
-            .filter(|c| c.header.kind == ChunkKind::Index)
-            .and_then(|_| chunks.iter().rev().nth(1))
-            .or_else(|| chunks.last())
-            .filter(|c| c.header.kind == ChunkKind::Trailer)
+            .iter()
+            .filter(|c| c.header.kind == ChunkKind::Trailer && c.header.seq >= next_seq)
+            .max_by_key(|c| c.offset)
             .and_then(|c| decode_payload(data, c).ok())
             .and_then(|bytes| serde_json::from_slice::<TrailerMeta>(&bytes).ok());
         let recovery = Recovery { reason, unreadable_bytes: unreadable, chunks_found: chunks.len() };

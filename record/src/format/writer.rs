@@ -44,8 +44,12 @@ const DATA_ZSTD_LEVEL: i32 = 1;
 /// zstd level for metadata, written once.
 const META_ZSTD_LEVEL: i32 = 3;
 /// Bytes kept free at the end of a ring for the trailer, index and footer,
-/// so that a finished ring file stays within the size the user asked for.
-pub const RING_TAIL_RESERVE: u64 = 64 << 10;
+/// so that a finished ring file stays within the size the user asked for:
+/// a sixteenth of the ring, at least 64 KiB and at most 16 MiB. Half of it
+/// bounds the index; the rest is for the trailer.
+pub fn ring_tail_reserve(ring_size: u64) -> u64 {
+    (ring_size / 16).clamp(64 << 10, 16 << 20)
+}
 
 /// Writes a strobe file to a [`Sink`].
 #[derive(Debug)]
@@ -84,6 +88,8 @@ impl std::fmt::Debug for Compressor {
 #[derive(Debug, Clone, Copy)]
 struct RingState {
     size: u64,
+    /// Bytes kept free after `end` for the trailer, index and footer.
+    reserve: u64,
     start: u64,
     end: u64,
     wrapped: bool,
@@ -111,6 +117,7 @@ impl<S: Sink> FileWriter<S> {
     /// that many bytes; `compress_data` compresses record chunks with zstd.
     pub fn create(mut sink: S, realtime_ns: u64, ring_size: Option<u64>, compress_data: bool) -> Result<Self, WriteError> {
         let header = FileHeader {
+            header_size: FILE_HEADER_SIZE as u32,
             version_major: VERSION_MAJOR,
             version_minor: VERSION_MINOR,
             flags: if ring_size.is_some() { FLAG_RING } else { 0 },
@@ -128,7 +135,7 @@ impl<S: Sink> FileWriter<S> {
             compress_data,
             fixed: Vec::new(),
             live: VecDeque::new(),
-            ring: ring_size.map(|size| RingState { size, start: 0, end: 0, wrapped: false }),
+            ring: ring_size.map(|size| RingState { size, reserve: ring_tail_reserve(size), start: 0, end: 0, wrapped: false }),
             extent: FILE_HEADER_SIZE as u64,
             footer_at: None,
             data_started: false,
@@ -151,7 +158,7 @@ impl<S: Sink> FileWriter<S> {
     /// must hold at least `min_chunk_room` bytes (a few of the largest chunks).
     pub fn begin_data(&mut self, min_chunk_room: u64) -> Result<(), WriteError> {
         if let Some(ring) = &mut self.ring {
-            let end = ring.size.saturating_sub(RING_TAIL_RESERVE);
+            let end = ring.size.saturating_sub(ring.reserve);
             if end < self.pos + min_chunk_room {
                 return Err(WriteError::TooLarge {
                     len: min_chunk_room,
@@ -248,12 +255,30 @@ impl<S: Sink> FileWriter<S> {
                 ring.wrapped = true;
                 self.ring = Some(ring);
             }
-            // Forget the chunks this one overwrites; they are the oldest.
-            while let Some((front, front_len)) = self.live.front() {
-                let overlaps = front.offset < self.pos + len && self.pos < front.offset + front_len;
-                if !overlaps {
-                    break;
+            // Forget every chunk this one overwrites. They are not always at
+            // the front: after a wrap, older chunks near the end of the ring
+            // can sit before the newest ones in the list.
+            let (start, end) = (self.pos, self.pos + len);
+            let mut newest_overwritten = None;
+            self.live.retain(|(e, l)| {
+                let overwritten = e.offset < end && start < e.offset + l;
+                if overwritten {
+                    newest_overwritten = newest_overwritten.max(Some(e.seq));
                 }
+                !overwritten
+            });
+            // Chunks older than one just overwritten would leave a hole in
+            // time: a ring keeps only the newest unbroken run.
+            if let Some(newest) = newest_overwritten {
+                while self.live.front().is_some_and(|(e, _)| e.seq < newest) {
+                    self.live.pop_front();
+                }
+            }
+            // Keep the index within its share of the tail reserve, so a ring
+            // of many small chunks still ends within its size; chunks dropped
+            // here are the oldest and stay readable by a scan.
+            let max_indexed = (ring.reserve / 2 / INDEX_ENTRY_SIZE as u64) as usize;
+            while self.live.len() >= max_indexed {
                 self.live.pop_front();
             }
         }
@@ -269,7 +294,12 @@ impl<S: Sink> FileWriter<S> {
         if padding > 0 {
             self.sink.write_all_at(&[0u8; 8][..padding as usize], offset + len - padding)?;
         }
-        self.seq += 1;
+        // The trailer and index take the number of the next data chunk
+        // without using it up, so data chunks are numbered without gaps,
+        // and a trailer is current exactly when no chunk has a number >= its own.
+        if !matches!(kind, ChunkKind::Trailer | ChunkKind::Index) {
+            self.seq += 1;
+        }
         self.pos += len;
         self.extent = self.extent.max(self.pos);
         let entry = IndexEntry {

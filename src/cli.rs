@@ -16,9 +16,37 @@ pub enum Command {
     /// Record samples into a strobe file (like `perf record`).
     #[command(after_help = RECORD_EXAMPLES)]
     Record(RecordArgs),
+    /// Show where the samples of a recording went (like `perf report --stdio`).
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
     /// Show a recording's metadata (like `perf report --header-only`).
     #[command(after_help = INFO_EXAMPLES)]
     Info(InfoArgs),
+}
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  strobe report                         the hottest commands, shared objects and symbols of strobe.data
+  strobe report -i run.data --sort sym  by symbol only
+  strobe report --sort comm,pid -n      by process, with sample counts";
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The recording to read.
+    #[arg(short = 'i', long = "input", value_name = "FILE", default_value = "strobe.data")]
+    pub input: PathBuf,
+    /// Columns to group samples by: comm, pid, tid, dso, sym, cpu (comma list).
+    #[arg(short = 's', long = "sort", value_name = "KEYS", default_value = "comm,dso,sym")]
+    pub sort: String,
+    /// Show the number of samples of each row.
+    #[arg(short = 'n', long = "show-nr-samples")]
+    pub show_samples: bool,
+    /// Plain text output (the only output so far; accepted for perf compatibility).
+    #[arg(long)]
+    pub stdio: bool,
+    /// Hide rows below this percentage.
+    #[arg(long = "percent-limit", value_name = "PCT", default_value_t = 0.0)]
+    pub percent_limit: f64,
 }
 
 const RECORD_EXAMPLES: &str = "\

@@ -4,6 +4,7 @@
 mod cli;
 mod cmd_info;
 mod cmd_record;
+mod cmd_report;
 mod signals;
 mod units;
 
@@ -14,6 +15,7 @@ fn main() {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Record(args) => cmd_record::run(args),
+        cli::Command::Report(args) => cmd_report::run(args),
         cli::Command::Info(args) => cmd_info::run(args),
     };
     let code = match result {

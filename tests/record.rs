@@ -272,3 +272,42 @@ fn root_a_recording_that_cannot_start_keeps_the_previous_file() {
     assert_eq!(std::fs::read(&data).unwrap(), b"previous");
     assert!(!dir.join("keep.data.old").exists());
 }
+
+#[test]
+fn root_report_attributes_the_workload_split_and_kernel_symbols() {
+    if !have_root("report") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("report");
+    let cpu_bound = workload("cpu_bound");
+    let data = dir.join("r.data");
+    let out = run(strobe().args(["record", "-g", "-q", "-o"]).arg(&data).arg("--").arg(&cpu_bound).arg("1"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(strobe().args(["report", "--stdio", "--sort", "sym", "-i"]).arg(&data));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let share = |sym: &str| -> f64 {
+        text.lines()
+            .find(|l| l.trim_end().ends_with(&format!("[.] {sym}")))
+            .and_then(|l| l.trim().split('%').next()?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no row for {sym} in:\n{text}"))
+    };
+    // The workload spends 70% of its time in hot_a and 30% in hot_b.
+    assert!((share("hot_a") - 70.0).abs() < 3.0, "hot_a at {}%:\n{text}", share("hot_a"));
+    assert!((share("hot_b") - 30.0).abs() < 3.0, "hot_b at {}%:\n{text}", share("hot_b"));
+    assert!(text.starts_with("# Samples: "), "{text}");
+
+    // A syscall-heavy command spends much of its time in the kernel, and
+    // those samples resolve to kernel symbols from the file's snapshot.
+    let data = dir.join("k.data");
+    let out = run(strobe().args(["record", "-q", "-o"]).arg(&data).args(["--", "dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=300000"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(strobe().args(["report", "--sort", "dso,sym", "-i"]).arg(&data));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kernel_rows: Vec<&str> = text.lines().filter(|l| l.contains("[kernel.kallsyms]")).collect();
+    assert!(!kernel_rows.is_empty(), "no kernel rows:\n{text}");
+    assert!(kernel_rows.iter().all(|l| !l.contains("[k] 0x")), "raw kernel addresses:\n{text}");
+    let kernel_share: f64 = kernel_rows.iter().filter_map(|l| l.trim().split('%').next()?.trim().parse::<f64>().ok()).sum();
+    assert!(kernel_share > 30.0, "only {kernel_share}% in the kernel:\n{text}");
+}

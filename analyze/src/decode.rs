@@ -36,6 +36,8 @@ pub struct Decoded<'a> {
     pub event: usize,
     /// The CPU whose buffer held the record, if any.
     pub cpu: Option<u32>,
+    /// The record's timestamp, if it has one.
+    pub time: Option<u64>,
     /// The record.
     pub record: EventRecord<'a>,
 }
@@ -89,8 +91,10 @@ impl Decoder {
                 .unwrap_or(0)
         };
         let info = &self.events[event];
-        let record = RawEventRecord::new(record_type, raw.misc, body, info.parse_info).parse().ok()?;
-        Some(Decoded { event, cpu, record })
+        let raw_record = RawEventRecord::new(record_type, raw.misc, body, info.parse_info);
+        let time = raw_record.timestamp();
+        let record = raw_record.parse().ok()?;
+        Some(Decoded { event, cpu, time, record })
     }
 
     /// Calls `f` with every record of `file`, chunk by chunk in write order.

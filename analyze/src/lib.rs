@@ -8,6 +8,8 @@
 #![deny(missing_docs)]
 
 pub mod decode;
+pub mod report;
+pub mod symbols;
 
 pub use linux_perf_event_reader as perf_records;
 

@@ -44,7 +44,7 @@ impl CpuList {
         if let Some(cpu) = self.0.iter().find(|c| !online.0.contains(c)) {
             return Err(Error::CpuList(format!(
                 "CPU {cpu} is not online (online CPUs: {})",
-                online.to_string()
+                online
             )));
         }
         Ok(self)

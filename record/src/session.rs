@@ -225,9 +225,10 @@ impl<S: Sink> Session<S> {
         }
         let page_size = strobe_probe::sys::page_size();
         let buffer_bytes = options.buffer_pages * page_size;
-        // Wake up when a quarter of the buffer is full: early enough that the
-        // drain keeps up with bursts, late enough to keep chunks large.
-        let wakeup_bytes = (buffer_bytes / 4).max(page_size / 2);
+        // Wake up when half the buffer is full: the other half absorbs what
+        // arrives while we drain (microseconds), and chunks stay large, so
+        // their headers cost little.
+        let wakeup_bytes = (buffer_bytes / 2).max(page_size / 2);
         let build_attr = |spec: &EventSpec, first: bool, build_id: bool| {
             let mut attr = EventAttr::new(spec.type_, spec.config)
                 .sample_type_bits(sample_type)
@@ -354,7 +355,7 @@ impl<S: Sink> Session<S> {
         let sink = create_sink().map_err(|e| RecordError::Write(e.into()))?;
         let mut writer = FileWriter::create(sink, meta.start_realtime_ns, options.ring_size, options.compress)?;
         let session_json = serde_json::to_vec(&meta).map_err(|e| RecordError::Workload(e.to_string()))?;
-        writer.write_meta(ChunkKind::Session, &session_json, false)?;
+        writer.write_meta(ChunkKind::Session, &session_json, true)?;
 
         let first_id = meta.events[0].ids[0];
         let mut mapped_paths = BTreeSet::new();

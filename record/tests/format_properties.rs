@@ -111,7 +111,7 @@ fn a_snapshot_is_consistent_until_more_data_arrives() {
     let session = SessionMeta { strobe_version: "test".into(), ..Default::default() };
     w.write_meta(ChunkKind::Session, &serde_json::to_vec(&session).unwrap(), false).unwrap();
     w.begin_data(4096).unwrap();
-    let mut write = |w: &mut FileWriter<Vec<u8>>, c: u64| {
+    let write = |w: &mut FileWriter<Vec<u8>>, c: u64| {
         let run = sample_run(1000 * c, 10);
         let stats = RunStats::walk(&run, &LAYOUT, |_| {});
         w.write_records(ChunkKind::Records, 0, &run, &stats).unwrap();

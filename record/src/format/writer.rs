@@ -340,7 +340,8 @@ impl<S: Sink> FileWriter<S> {
         let resume_at = self.pos;
         self.pos = self.extent;
         let json = serde_json::to_vec(trailer).map_err(io::Error::other)?;
-        let (trailer_entry, _) = self.write_chunk(ChunkKind::Trailer, NO_CPU, &json, None, &RunStats::default(), None)?;
+        let (trailer_entry, _) =
+            self.write_chunk(ChunkKind::Trailer, NO_CPU, &json, Some(META_ZSTD_LEVEL), &RunStats::default(), None)?;
         let mut entries: Vec<IndexEntry> = self.fixed.iter().copied().chain(self.live.iter().map(|(e, _)| *e)).collect();
         entries.push(trailer_entry);
         entries.sort_by_key(|e| e.seq);
@@ -348,7 +349,8 @@ impl<S: Sink> FileWriter<S> {
         for e in &entries {
             e.encode_into(&mut index);
         }
-        let (index_entry, _) = self.write_chunk(ChunkKind::Index, NO_CPU, &index, None, &RunStats::default(), None)?;
+        let (index_entry, _) =
+            self.write_chunk(ChunkKind::Index, NO_CPU, &index, Some(META_ZSTD_LEVEL), &RunStats::default(), None)?;
         let footer = Footer { index_offset: index_entry.offset, trailer_offset: trailer_entry.offset };
         let footer_at = self.pos;
         self.sink.write_all_at(&footer.encode(), footer_at)?;

@@ -1,0 +1,112 @@
+//! `strobe report`: the histogram, printed as perf prints it.
+
+use crate::cli::ReportArgs;
+use anyhow::{Context, Result};
+use std::io::Write;
+use strobe_analyze::report::{self, Report, SortKey};
+use strobe_record::format::reader::StrobeFile;
+
+pub fn run(args: ReportArgs) -> Result<i32> {
+    let sort = SortKey::parse_list(&args.sort).map_err(anyhow::Error::msg)?;
+    let path = &args.input;
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    // SAFETY: a read-only private mapping; strobe never writes a file it reads.
+    let map = unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
+    let strobe = StrobeFile::parse(&map).with_context(|| format!("cannot read {}", path.display()))?;
+    if let Some(r) = &strobe.recovery {
+        eprintln!("strobe: {} was not finished ({}); reporting the {} chunks recovered", path.display(), r.reason, r.chunks_found);
+    }
+    let report = report::build(&strobe, &sort)?;
+    let lost: u64 = match &strobe.trailer {
+        Some(t) => t.cpus.iter().map(|c| c.lost_events + c.lost_samples).sum(),
+        None => strobe.totals().lost,
+    };
+    let mut out = std::io::stdout().lock();
+    print_report(&mut out, &report, lost, &args)?;
+    if report.malformed > 0 {
+        eprintln!("strobe: skipped {} malformed records or damaged chunks", report.malformed);
+    }
+    Ok(0)
+}
+
+/// `4K`-style counts, as perf prints the sample total.
+fn short_count(n: u64) -> String {
+    if n >= 10_000_000 {
+        format!("{}M", n / 1_000_000)
+    } else if n >= 10_000 {
+        format!("{}K", n / 1000)
+    } else {
+        n.to_string()
+    }
+}
+
+fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportArgs) -> std::io::Result<()> {
+    for event in &report.events {
+        writeln!(out, "# Samples: {} of event '{}'", short_count(event.total_samples), event.event)?;
+        writeln!(out, "# Event count (approx.): {}", event.total_period)?;
+        if lost > 0 {
+            writeln!(out, "# Lost events: {lost}")?;
+        }
+        writeln!(out, "#")?;
+        let rows: Vec<_> = event
+            .rows
+            .iter()
+            .filter(|r| percent(r.period, event.total_period) >= args.percent_limit)
+            .collect();
+        let mut widths: Vec<usize> = report.sort.iter().map(|k| k.header().len()).collect();
+        for row in &rows {
+            for (w, key) in widths.iter_mut().zip(&row.keys) {
+                *w = (*w).max(key.chars().count());
+            }
+        }
+        let mut header = String::from("# Overhead");
+        let mut dots = String::from("# ........");
+        if args.show_samples {
+            header.push_str("       Samples");
+            dots.push_str("  ............");
+        }
+        for (i, (key, width)) in report.sort.iter().zip(&widths).enumerate() {
+            let last = i + 1 == widths.len();
+            header.push_str("  ");
+            dots.push_str("  ");
+            if last {
+                header.push_str(key.header());
+                dots.push_str(&".".repeat(key.header().len().max(20)));
+            } else {
+                header.push_str(&format!("{:<width$}", key.header()));
+                dots.push_str(&".".repeat(*width));
+            }
+        }
+        writeln!(out, "{header}")?;
+        writeln!(out, "{dots}")?;
+        writeln!(out, "#")?;
+        for row in rows {
+            let mut line = format!("{:>9.2}%", percent(row.period, event.total_period));
+            if args.show_samples {
+                line.push_str(&format!("  {:>12}", row.samples));
+            }
+            for (i, (key, width)) in row.keys.iter().zip(&widths).enumerate() {
+                line.push_str("  ");
+                if i + 1 == widths.len() {
+                    line.push_str(key);
+                } else {
+                    line.push_str(&format!("{key:<width$}"));
+                }
+            }
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out)?;
+    }
+    if report.unresolved > 0 {
+        writeln!(out, "# {} samples had addresses that resolved to no symbol ([unknown])", report.unresolved)?;
+    }
+    Ok(())
+}
+
+fn percent(part: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / total as f64
+    }
+}

@@ -55,7 +55,8 @@ Examples:
   strobe record -a -g -- sleep 10           the whole system for ten seconds
   strobe record -p 1234                     attach to a running process until it exits or Ctrl-C
   strobe record -e page-faults:u -c 1 -- make   every user-space page fault of a build
-  strobe record -a --ring 64M               flight recorder: keep the last 64 MiB; kill -USR2 to snapshot
+  strobe record -a --ring 64M               flight recorder: keep the newest 64 MiB;
+                                            kill -USR2 writes a finished copy, strobe.data.N
 
 Events (-e NAME[:u|:k]):
   software: cpu-clock, task-clock, page-faults (faults), minor-faults, major-faults,
@@ -63,7 +64,8 @@ Events (-e NAME[:u|:k]):
             emulation-faults, dummy
   hardware: cycles (cpu-cycles), instructions, cache-references, cache-misses,
             branches (branch-instructions), branch-misses, bus-cycles, ref-cycles,
-            stalled-cycles-frontend, stalled-cycles-backend
+            stalled-cycles-frontend (idle-cycles-frontend),
+            stalled-cycles-backend (idle-cycles-backend)
   The default is cycles; without a hardware PMU strobe samples cpu-clock and says so.";
 
 const INFO_EXAMPLES: &str = "\
@@ -112,6 +114,10 @@ pub struct RecordArgs {
     /// Compress data chunks with zstd.
     #[arg(long = "compress")]
     pub compress: bool,
+    /// Keep the whole kallsyms table (about 1 MiB compressed), not only the
+    /// kernel symbols the samples need.
+    #[arg(long = "full-kallsyms")]
+    pub full_kallsyms: bool,
     /// Print nothing but errors (no notices, no closing line).
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,

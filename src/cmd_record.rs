@@ -76,6 +76,7 @@ pub fn run(args: RecordArgs) -> Result<i32> {
         buffer_pages: buffer_pages(args.mmap_pages.as_deref())?,
         ring_size,
         compress: args.compress,
+        full_kallsyms: args.full_kallsyms,
         command_line: std::env::args().collect(),
     };
 
@@ -120,10 +121,29 @@ pub fn run(args: RecordArgs) -> Result<i32> {
         }
     }
     if let Some(w) = workload.as_mut() {
-        w.start()?;
+        if let Err(err) = w.start() {
+            drop(session);
+            let _ = std::fs::remove_file(output);
+            if renamed.get() {
+                let _ = std::fs::rename(&previous, output);
+            }
+            return Err(err.into());
+        }
     }
-    let controls = Controls { stop: &signals::STOP, snapshot: &signals::SNAPSHOT };
-    let summary = session.run(&controls, workload.as_mut())?;
+    // Each snapshot is copied while the recording file is consistent, so it
+    // stays a finished file however long the recording goes on.
+    let quiet = args.quiet;
+    let mut copy_snapshot = |n: u64| -> std::io::Result<()> {
+        let mut copy = output.clone().into_os_string();
+        copy.push(format!(".{n}"));
+        std::fs::copy(output, &copy)?;
+        if !quiet {
+            eprintln!("strobe: snapshot {n} written to {}", copy.to_string_lossy());
+        }
+        Ok(())
+    };
+    let mut controls = Controls { stop: &signals::STOP, snapshot: &signals::SNAPSHOT, on_snapshot: &mut copy_snapshot };
+    let summary = session.run(&mut controls, workload.as_mut())?;
 
     if !args.quiet {
         let mut line = format!(
@@ -147,8 +167,10 @@ pub fn run(args: RecordArgs) -> Result<i32> {
         if summary.ring_wrapped {
             line.push_str("; ring wrapped, oldest data overwritten");
         }
-        if summary.snapshots > 0 {
-            line.push_str(&format!("; {} snapshots taken", summary.snapshots));
+        match summary.snapshots {
+            0 => {}
+            1 => line.push_str("; 1 snapshot written"),
+            n => line.push_str(&format!("; {n} snapshots written")),
         }
         line.push_str(" ]");
         eprintln!("{line}");

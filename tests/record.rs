@@ -238,6 +238,7 @@ fn bad_input_gives_one_line_errors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot run `/nonexistent/program`"), "{stderr}");
+    assert!(!dir.join("y.data").exists(), "a command that cannot run leaves no recording");
 
     let junk = dir.join("junk.data");
     std::fs::write(&junk, b"this is not a recording").unwrap();
@@ -310,4 +311,72 @@ fn root_report_attributes_the_workload_split_and_kernel_symbols() {
     assert!(kernel_rows.iter().all(|l| !l.contains("[k] 0x")), "raw kernel addresses:\n{text}");
     let kernel_share: f64 = kernel_rows.iter().filter_map(|l| l.trim().split('%').next()?.trim().parse::<f64>().ok()).sum();
     assert!(kernel_share > 30.0, "only {kernel_share}% in the kernel:\n{text}");
+}
+
+#[test]
+fn root_sigint_ends_a_recording_cleanly_and_the_old_file_is_kept() {
+    if !have_root("sigint") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("sigint");
+    let data = dir.join("s.data");
+    std::fs::write(&data, b"earlier recording").unwrap();
+    let recorder = strobe().args(["record", "-a", "--full-kallsyms", "-o"]).arg(&data).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    // SAFETY: signalling a child we spawned and have not reaped.
+    unsafe { libc::kill(recorder.id() as i32, libc::SIGINT) };
+    let out = recorder.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[ strobe record: wrote"));
+    assert_eq!(std::fs::read(dir.join("s.data.old")).unwrap(), b"earlier recording");
+    let info = info_json(&data);
+    assert_eq!(info["recovered"], false, "{info}");
+    // --full-kallsyms keeps the whole table, which has tens of thousands of lines.
+    let bytes = std::fs::read(&data).unwrap();
+    let file = strobe_record::format::reader::StrobeFile::parse(&bytes).unwrap();
+    let lines = file.kallsyms().iter().filter(|&&b| b == b'\n').count();
+    assert!(lines > 10_000, "only {lines} kallsyms lines");
+}
+
+#[test]
+fn root_sigusr2_writes_finished_snapshot_copies_of_a_ring() {
+    if !have_root("snapshot") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("snapshot");
+    let cpu_bound = workload("cpu_bound");
+    let mut busy = Command::new(&cpu_bound).arg("4").spawn().unwrap();
+    let data = dir.join("f.data");
+    let recorder = strobe().args(["record", "-a", "-g", "--ring", "8M", "-o"]).arg(&data).stderr(Stdio::piped()).spawn().unwrap();
+    let signal = |sig| {
+        // SAFETY: signalling a child we spawned and have not reaped.
+        unsafe { libc::kill(recorder.id() as i32, sig) };
+    };
+    std::thread::sleep(Duration::from_millis(1200));
+    signal(libc::SIGUSR2);
+    std::thread::sleep(Duration::from_millis(800));
+    signal(libc::SIGUSR2);
+    std::thread::sleep(Duration::from_millis(800));
+    signal(libc::SIGINT);
+    let out = recorder.wait_with_output().unwrap();
+    busy.kill().ok();
+    busy.wait().ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("snapshot 1 written to") && stderr.contains("2 snapshots written"), "{stderr}");
+    let mut previous_samples = 0;
+    for n in 1..=2 {
+        let copy = dir.join(format!("f.data.{n}"));
+        let info = info_json(&copy);
+        assert_eq!(info["recovered"], false, "snapshot {n} is a finished file: {info}");
+        assert_eq!(info["trailer"]["snapshot"], true);
+        let samples = info["samples"].as_u64().unwrap();
+        assert!(samples > previous_samples, "snapshot {n} has {samples} samples");
+        previous_samples = samples;
+    }
+    let info = info_json(&data);
+    assert_eq!(info["recovered"], false);
+    assert_eq!(info["trailer"]["snapshot"], false);
 }

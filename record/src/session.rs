@@ -57,6 +57,9 @@ pub struct RecordOptions {
     pub ring_size: Option<u64>,
     /// zstd-compress data chunks (`--compress`).
     pub compress: bool,
+    /// Keep the whole of /proc/kallsyms rather than the symbols samples need
+    /// (`--full-kallsyms`; always so in a ring).
+    pub full_kallsyms: bool,
     /// The command line, for the metadata.
     pub command_line: Vec<String>,
 }
@@ -85,12 +88,21 @@ pub struct Summary {
 }
 
 /// Signals from outside the session (set from signal handlers).
-#[derive(Debug)]
 pub struct Controls<'a> {
     /// End the recording (SIGINT, SIGTERM).
     pub stop: &'a AtomicBool,
     /// Write a consistent snapshot and go on (SIGUSR2).
     pub snapshot: &'a AtomicBool,
+    /// Called with the snapshot's number (from 1) right after the file was
+    /// made consistent, before any more data is written to it: the moment to
+    /// copy it. An error ends the recording.
+    pub on_snapshot: &'a mut dyn FnMut(u64) -> std::io::Result<()>,
+}
+
+impl std::fmt::Debug for Controls<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controls").field("stop", &self.stop).field("snapshot", &self.snapshot).finish_non_exhaustive()
+    }
 }
 
 struct CpuBuffer {
@@ -383,7 +395,7 @@ impl<S: Sink> Session<S> {
             (procfs::read_text(Path::new("/proc/kallsyms")), procfs::read_text(Path::new("/proc/modules")))
         });
         let mut kernel_snapshot = Some(snapshot_thread);
-        if options.ring_size.is_some() {
+        if options.ring_size.is_some() || options.full_kallsyms {
             // A ring's metadata must precede the ring, so wait for it here.
             if let Some(thread) = kernel_snapshot.take() {
                 let (kallsyms, modules) = thread.join().unwrap_or_default();
@@ -433,7 +445,7 @@ impl<S: Sink> Session<S> {
 
     /// Records until `controls.stop` is set, the workload exits, or every
     /// watched process exits; then finishes the file.
-    pub fn run(mut self, controls: &Controls<'_>, mut workload: Option<&mut Workload>) -> Result<Summary, RecordError> {
+    pub fn run(mut self, controls: &mut Controls<'_>, mut workload: Option<&mut Workload>) -> Result<Summary, RecordError> {
         let mut pollfds: Vec<libc::pollfd> = self
             .buffers
             .iter()
@@ -452,9 +464,13 @@ impl<S: Sink> Session<S> {
             self.write_needed_kernel_symbols()?;
             if controls.snapshot.swap(false, Ordering::Relaxed) {
                 self.drain(true)?;
+                // A snapshot must be able to symbolize its kernel samples,
+                // even one taken before /proc/kallsyms was read.
+                self.index_kernel_snapshot()?;
                 self.write_needed_kernel_symbols()?;
                 self.writer.finish(&self.trailer(None, true))?;
                 snapshots += 1;
+                (controls.on_snapshot)(snapshots).map_err(|e| RecordError::Write(e.into()))?;
             }
             if let Some(w) = workload.as_deref_mut() {
                 if let Some(code) = w.try_wait() {

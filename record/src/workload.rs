@@ -37,10 +37,35 @@ pub fn exit_code(status: i32) -> i32 {
     }
 }
 
+/// Finds `program` as exec would (a path, or a name looked up in PATH) and
+/// checks that it can be executed.
+fn find_executable(program: &str) -> Result<std::path::PathBuf, RecordError> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |path: &std::path::Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let not_found = |why: &str| RecordError::Workload(format!("cannot run `{program}`: {why}"));
+    if program.contains('/') {
+        let path = std::path::PathBuf::from(program);
+        if !path.exists() {
+            return Err(not_found("No such file or directory"));
+        }
+        return if runnable(&path) { Ok(path) } else { Err(not_found("Permission denied (not executable)")) };
+    }
+    let path_var = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path_var)
+        .map(|dir| dir.join(program))
+        .find(|candidate| runnable(candidate))
+        .ok_or_else(|| not_found("command not found in PATH"))
+}
+
 impl Workload {
     /// Forks a child that will exec `argv` once [`Workload::start`] is called.
+    /// A program that cannot be found or run fails here, before anything
+    /// else is done.
     pub fn prepare(argv: &[String]) -> Result<Self, RecordError> {
         let program = argv.first().ok_or_else(|| RecordError::Workload("no command given after --".into()))?;
+        find_executable(program)?;
         let args: Vec<CString> = argv
             .iter()
             .map(|a| CString::new(a.as_bytes()))

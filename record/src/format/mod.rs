@@ -192,7 +192,7 @@ impl FileHeader {
         }
         let header_size = u32_at(b, 12) as usize;
         if header_size < FILE_HEADER_SIZE {
-            return Err(FormatError::HeaderChecksum);
+            return Err(FormatError::HeaderSize(header_size as u32));
         }
         let header = FileHeader {
             header_size: header_size as u32,

@@ -26,6 +26,9 @@ pub enum FormatError {
     /// The header checksum does not match.
     #[error("the file header is damaged (checksum mismatch)")]
     HeaderChecksum,
+    /// The header's own size field is impossible.
+    #[error("the file header is damaged (header size {0} is below 64)")]
+    HeaderSize(u32),
     /// A major version this reader does not know.
     #[error("strobe file version {major}.{minor} is not supported by this strobe (reads 1.x); upgrade strobe")]
     UnsupportedVersion {
@@ -181,7 +184,7 @@ impl<'a> StrobeFile<'a> {
     /// Parses a whole file.
     pub fn parse(data: &'a [u8]) -> Result<Self, FormatError> {
         let header = FileHeader::decode(data)?;
-        let (mut chunks, trailer, recovery) = match Self::read_index(data) {
+        let (mut chunks, trailer, recovery) = match Self::read_index(data, header.header_size as u64) {
             Ok((chunks, trailer)) => (chunks, Some(trailer), None),
             Err(reason) => Self::scan(data, reason),
         };
@@ -201,7 +204,7 @@ impl<'a> StrobeFile<'a> {
     }
 
     /// Reads the chunk list through the footer and index; `Err` says why not.
-    fn read_index(data: &[u8]) -> Result<(Vec<ChunkRef>, TrailerMeta), String> {
+    fn read_index(data: &[u8], header_size: u64) -> Result<(Vec<ChunkRef>, TrailerMeta), String> {
         let footer_start = data.len().checked_sub(FOOTER_SIZE).filter(|&s| s >= FILE_HEADER_SIZE);
         let footer = footer_start
             .and_then(|s| Footer::decode(&data[s..]))
@@ -222,7 +225,7 @@ impl<'a> StrobeFile<'a> {
         for raw in index_bytes.chunks_exact(INDEX_ENTRY_SIZE) {
             let entry = IndexEntry::decode(raw).ok_or("the index is malformed")?;
             let chunk = chunk_at(data, entry.offset)
-                .filter(|c| c.header.seq == entry.seq)
+                .filter(|c| c.header.seq == entry.seq && c.offset >= header_size)
                 .ok_or_else(|| format!("the index names a damaged chunk at offset {}", entry.offset))?;
             chunks.push(chunk);
         }

@@ -102,6 +102,21 @@ pub enum WriteError {
     /// The sink refused the bytes.
     #[error("writing the recording failed: {0}")]
     Io(#[from] io::Error),
+    /// A ring is too small for its metadata and a few drains of data.
+    #[error(
+        "the ring of {ring_kib} KiB leaves {data_kib} KiB for data after {metadata_kib} KiB of metadata, \
+         and needs at least {needed_kib} KiB (four drains of every buffer): use a larger --ring or a smaller -m"
+    )]
+    RingTooSmall {
+        /// The ring's size.
+        ring_kib: u64,
+        /// What is left for data chunks.
+        data_kib: u64,
+        /// What the metadata took.
+        metadata_kib: u64,
+        /// What data chunks need at least.
+        needed_kib: u64,
+    },
     /// A chunk would be larger than a ring (or the format) can hold.
     #[error("a chunk of {len} bytes does not fit: {why}")]
     TooLarge {
@@ -148,6 +163,12 @@ impl<S: Sink> FileWriter<S> {
     /// Writes a metadata chunk (session, kallsyms, modules). Metadata comes
     /// before any data chunk and is never overwritten.
     pub fn write_meta(&mut self, kind: ChunkKind, payload: &[u8], compress: bool) -> Result<(), WriteError> {
+        if self.data_started && self.ring.is_some() {
+            return Err(WriteError::TooLarge {
+                len: payload.len() as u64,
+                why: "metadata must be written before a ring's data starts".into(),
+            });
+        }
         let entry = self.write_chunk(kind, NO_CPU, payload, compress.then_some(META_ZSTD_LEVEL), &RunStats::default(), None)?;
         self.fixed.push(entry.0);
         self.extent = self.pos;
@@ -160,15 +181,11 @@ impl<S: Sink> FileWriter<S> {
         if let Some(ring) = &mut self.ring {
             let end = ring.size.saturating_sub(ring.reserve);
             if end < self.pos + min_chunk_room {
-                return Err(WriteError::TooLarge {
-                    len: min_chunk_room,
-                    why: format!(
-                        "the ring of {} KiB leaves {} KiB for data after {} KiB of metadata; \
-                         use a larger --ring or a smaller -m",
-                        ring.size >> 10,
-                        end.saturating_sub(self.pos) >> 10,
-                        self.pos >> 10
-                    ),
+                return Err(WriteError::RingTooSmall {
+                    ring_kib: ring.size >> 10,
+                    data_kib: end.saturating_sub(self.pos) >> 10,
+                    metadata_kib: self.pos >> 10,
+                    needed_kib: min_chunk_room >> 10,
                 });
             }
             ring.start = self.pos;

@@ -28,7 +28,10 @@ const REPORT_EXAMPLES: &str = "\
 Examples:
   strobe report                         the hottest commands, shared objects and symbols of strobe.data
   strobe report -i run.data --sort sym  by symbol only
-  strobe report --sort comm,pid -n      by process, with sample counts";
+  strobe report --sort comm,pid -n      by process, with sample counts
+  strobe report --comm '^postgres' --sym 'hash|sort' --time 2,5
+                                        only postgres samples in hashing or sorting, 2 s to 5 s in
+  strobe report --no-children --json    Self only, as JSON";
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -47,6 +50,59 @@ pub struct ReportArgs {
     /// Hide rows below this percentage.
     #[arg(long = "percent-limit", value_name = "PCT", default_value_t = 0.0)]
     pub percent_limit: f64,
+    /// With call chains, show Children (time in a function and its callees)
+    /// beside Self; the default when the recording has call chains.
+    #[arg(long, overrides_with = "no_children")]
+    pub children: bool,
+    /// Show only Self, even when the recording has call chains.
+    #[arg(long = "no-children")]
+    pub no_children: bool,
+    /// Print JSON (schema in the book) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// The sample filters every analyzer command takes.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Only samples whose command name matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub comm: Option<String>,
+    /// Only samples in shared objects matching this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub dso: Option<String>,
+    /// Only samples in symbols matching this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub sym: Option<String>,
+    /// Only these processes (comma list).
+    #[arg(long = "pid", value_name = "PIDS")]
+    pub pids: Option<String>,
+    /// Only these threads (comma list).
+    #[arg(long = "tid", value_name = "TIDS")]
+    pub tids: Option<String>,
+    /// Only these CPUs (e.g. 0-3,6).
+    #[arg(long = "cpu", value_name = "CPUS")]
+    pub cpus: Option<String>,
+    /// Only samples in this window, in seconds from the first sample: START,END (either may be empty).
+    #[arg(long, value_name = "START,END")]
+    pub time: Option<String>,
+}
+
+impl FilterArgs {
+    /// The library's view of these options.
+    pub fn spec(&self) -> strobe_analyze::filter::FilterSpec {
+        strobe_analyze::filter::FilterSpec {
+            comm: self.comm.clone(),
+            dso: self.dso.clone(),
+            sym: self.sym.clone(),
+            pids: self.pids.clone(),
+            tids: self.tids.clone(),
+            cpus: self.cpus.clone(),
+            time: self.time.clone(),
+        }
+    }
 }
 
 const RECORD_EXAMPLES: &str = "\

@@ -2,8 +2,10 @@
 
 use crate::cli::ReportArgs;
 use anyhow::{Context, Result};
+use serde_json::json;
 use std::io::Write;
-use strobe_analyze::report::{self, Report, SortKey};
+use strobe_analyze::filter::Filter;
+use strobe_analyze::report::{self, Report, ReportOptions, SortKey};
 use strobe_record::format::reader::StrobeFile;
 
 pub fn run(args: ReportArgs) -> Result<i32> {
@@ -16,13 +18,21 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     if let Some(r) = &strobe.recovery {
         eprintln!("strobe: {} was not finished ({}); reporting the {} chunks recovered", path.display(), r.reason, r.chunks_found);
     }
-    let report = report::build(&strobe, &sort)?;
+    let origin = strobe.totals().time_start.unwrap_or(0);
+    let filter = Filter::new(&args.filter.spec(), origin)?;
+    let options = ReportOptions { sort, children: !args.no_children, filter };
+    let report = report::build(&strobe, &options)?;
     let lost: u64 = match &strobe.trailer {
         Some(t) => t.cpus.iter().map(|c| c.lost_events + c.lost_samples).sum(),
         None => strobe.totals().lost,
     };
     let mut out = std::io::stdout().lock();
-    print_report(&mut out, &report, lost, &args)?;
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report_json(&report, lost, &args))?;
+        writeln!(out)?;
+    } else {
+        print_report(&mut out, &report, lost, &args)?;
+    }
     if report.malformed > 0 {
         eprintln!("strobe: skipped {} malformed records or damaged chunks", report.malformed);
     }
@@ -51,7 +61,7 @@ fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportA
         let rows: Vec<_> = event
             .rows
             .iter()
-            .filter(|r| percent(r.period, event.total_period) >= args.percent_limit)
+            .filter(|r| percent(r.children_period.max(r.period), event.total_period) >= args.percent_limit)
             .collect();
         let mut widths: Vec<usize> = report.sort.iter().map(|k| k.header().len()).collect();
         for row in &rows {
@@ -59,8 +69,11 @@ fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportA
                 *w = (*w).max(key.chars().count());
             }
         }
-        let mut header = String::from("# Overhead");
-        let mut dots = String::from("# ........");
+        let (mut header, mut dots) = if report.children {
+            (String::from("# Children      Self"), String::from("# ........  ........"))
+        } else {
+            (String::from("# Overhead"), String::from("# ........"))
+        };
         if args.show_samples {
             header.push_str("       Samples");
             dots.push_str("  ............");
@@ -81,7 +94,15 @@ fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportA
         writeln!(out, "{dots}")?;
         writeln!(out, "#")?;
         for row in rows {
-            let mut line = format!("{:>9.2}%", percent(row.period, event.total_period));
+            let mut line = if report.children {
+                format!(
+                    "{:>9.2}%  {:>7.2}%",
+                    percent(row.children_period, event.total_period),
+                    percent(row.period, event.total_period)
+                )
+            } else {
+                format!("{:>9.2}%", percent(row.period, event.total_period))
+            };
             if args.show_samples {
                 line.push_str(&format!("  {:>12}", row.samples));
             }
@@ -101,6 +122,51 @@ fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportA
         writeln!(out, "# {} samples had addresses that resolved to no symbol ([unknown])", report.unresolved)?;
     }
     Ok(())
+}
+
+/// The report as JSON; the schema is documented in book/src/commands/report.md.
+fn report_json(report: &Report, lost: u64, args: &ReportArgs) -> serde_json::Value {
+    let keys: Vec<&str> = report.sort.iter().map(|k| k.name()).collect();
+    let events: Vec<serde_json::Value> = report
+        .events
+        .iter()
+        .map(|event| {
+            let rows: Vec<serde_json::Value> = event
+                .rows
+                .iter()
+                .filter(|r| percent(r.children_period.max(r.period), event.total_period) >= args.percent_limit)
+                .map(|row| {
+                    let mut obj = serde_json::Map::new();
+                    for (name, value) in keys.iter().zip(&row.keys) {
+                        obj.insert((*name).to_string(), json!(value));
+                    }
+                    obj.insert("self_percent".into(), json!(percent(row.period, event.total_period)));
+                    obj.insert("self_period".into(), json!(row.period));
+                    obj.insert("samples".into(), json!(row.samples));
+                    if report.children {
+                        obj.insert("children_percent".into(), json!(percent(row.children_period, event.total_period)));
+                        obj.insert("children_period".into(), json!(row.children_period));
+                    }
+                    serde_json::Value::Object(obj)
+                })
+                .collect();
+            json!({
+                "event": event.event,
+                "samples": event.total_samples,
+                "period": event.total_period,
+                "rows": rows,
+            })
+        })
+        .collect();
+    json!({
+        "schema": "strobe-report/1",
+        "sort": keys,
+        "children": report.children,
+        "lost": lost,
+        "unresolved_samples": report.unresolved,
+        "filtered_out_samples": report.filtered_out,
+        "events": events,
+    })
 }
 
 fn percent(part: u64, total: u64) -> f64 {

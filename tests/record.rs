@@ -285,7 +285,7 @@ fn root_report_attributes_the_workload_split_and_kernel_symbols() {
     let data = dir.join("r.data");
     let out = run(strobe().args(["record", "-g", "-q", "-o"]).arg(&data).arg("--").arg(&cpu_bound).arg("1"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = run(strobe().args(["report", "--stdio", "--sort", "sym", "-i"]).arg(&data));
+    let out = run(strobe().args(["report", "--stdio", "--no-children", "--sort", "sym", "-i"]).arg(&data));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     let share = |sym: &str| -> f64 {
@@ -379,4 +379,67 @@ fn root_sigusr2_writes_finished_snapshot_copies_of_a_ring() {
     let info = info_json(&data);
     assert_eq!(info["recovered"], false);
     assert_eq!(info["trailer"]["snapshot"], false);
+}
+
+/// `strobe report --json` of a recording, parsed.
+fn report_json(data: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let out = run(strobe().args(["report", "--json", "-i"]).arg(data).args(extra));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("report --json prints JSON")
+}
+
+fn rows(report: &serde_json::Value) -> Vec<serde_json::Value> {
+    report["events"][0]["rows"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn root_report_children_self_and_filters() {
+    if !have_root("report_children") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("report_children");
+    let cpu_bound = workload("cpu_bound");
+    let data = dir.join("c.data");
+    let out = run(strobe().args(["record", "-g", "-q", "-o"]).arg(&data).arg("--").arg(&cpu_bound).arg("0.5"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let report = report_json(&data, &[]);
+    assert_eq!(report["schema"], "strobe-report/1");
+    assert_eq!(report["children"], true, "a -g recording reports Children by default");
+    let all = rows(&report);
+    let self_sum: f64 = all.iter().map(|r| r["self_percent"].as_f64().unwrap()).sum();
+    assert!((self_sum - 100.0).abs() < 0.01, "Self sums to {self_sum}");
+    let row = |sym: &str| all.iter().find(|r| r["sym"] == sym).unwrap_or_else(|| panic!("no {sym} row")).clone();
+    // main calls everything: its Children is nearly all, its Self nearly nothing.
+    let main = row("[.] main");
+    assert!(main["children_percent"].as_f64().unwrap() > 95.0, "{main}");
+    assert!(main["self_percent"].as_f64().unwrap() < 1.0, "{main}");
+    // caller_a's Children covers hot_a's Self.
+    let (caller_a, hot_a) = (row("[.] caller_a"), row("[.] hot_a"));
+    assert!(caller_a["children_percent"].as_f64().unwrap() + 0.5 >= hot_a["self_percent"].as_f64().unwrap());
+    for r in &all {
+        assert!(r["children_period"].as_u64().unwrap() >= r["self_period"].as_u64().unwrap(), "{r}");
+    }
+
+    // Filters narrow the rows, compose, and never widen them.
+    let only_hot = rows(&report_json(&data, &["--no-children", "--sym", "^hot_"]));
+    assert!(!only_hot.is_empty());
+    assert!(only_hot.iter().all(|r| r["sym"].as_str().unwrap().starts_with("[.] hot_")), "{only_hot:?}");
+    let hot_a_only = rows(&report_json(&data, &["--no-children", "--sym", "^hot_", "--comm", "cpu_bound", "--dso", "cpu_bound"]));
+    assert!(hot_a_only.len() <= only_hot.len());
+    assert!(rows(&report_json(&data, &["--comm", "^no-such-command$"])).is_empty());
+    let first_half = report_json(&data, &["--no-children", "--time", "0,0.25"]);
+    let whole = report_json(&data, &["--no-children"]);
+    let (half_n, whole_n) = (first_half["events"][0]["samples"].as_u64().unwrap(), whole["events"][0]["samples"].as_u64().unwrap());
+    assert!(half_n > whole_n / 4 && half_n < whole_n * 3 / 4, "{half_n} of {whole_n} samples in the first half");
+    // pid 1 (init) never runs the workload.
+    assert!(rows(&report_json(&data, &["--pid", "1"])).is_empty());
+
+    // A malformed regular expression is a one-line error pointing at it.
+    let out = run(strobe().args(["report", "--sym", "hot_(a", "-i"]).arg(&data));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("strobe: --sym: invalid regular expression `hot_(a` at character 5"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod decode;
+pub mod filter;
 pub mod report;
 pub mod symbols;
 

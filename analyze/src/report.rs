@@ -2,6 +2,7 @@
 //! the other sort keys, weighted by sample period as perf weighs them.
 
 use crate::decode::Decoder;
+use crate::filter::{Filter, SampleView};
 use crate::symbols::{DsoCache, KernelSymbols};
 use crate::AnalyzeError;
 use linux_perf_event_reader::{CpuMode, EventRecord};
@@ -42,6 +43,18 @@ impl SortKey {
             .collect()
     }
 
+    /// The key's name, as `--sort` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Comm => "comm",
+            SortKey::Pid => "pid",
+            SortKey::Tid => "tid",
+            SortKey::Dso => "dso",
+            SortKey::Sym => "sym",
+            SortKey::Cpu => "cpu",
+        }
+    }
+
     /// The column header.
     pub fn header(self) -> &'static str {
         match self {
@@ -55,14 +68,29 @@ impl SortKey {
     }
 }
 
+/// How to build a report.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// The columns rows are keyed by.
+    pub sort: Vec<SortKey>,
+    /// With call chains: also credit every caller of a sample (Children),
+    /// beside the function the sample was taken in (Self).
+    pub children: bool,
+    /// Which samples count.
+    pub filter: Filter,
+}
+
 /// One line of the histogram.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     /// The values of the sort keys, in order.
     pub keys: Vec<String>,
-    /// Summed sample periods.
+    /// Summed periods of the samples taken in this entry (Self).
     pub period: u64,
-    /// Number of samples.
+    /// Summed periods of the samples with this entry anywhere in their call
+    /// chain (Children); equal to `period` without call chains.
+    pub children_period: u64,
+    /// Number of samples taken in this entry.
     pub samples: u64,
 }
 
@@ -86,8 +114,13 @@ pub struct Report {
     pub sort: Vec<SortKey>,
     /// One histogram per event.
     pub events: Vec<EventReport>,
+    /// Whether rows carry Children figures (call chains were recorded and
+    /// asked for).
+    pub children: bool,
     /// Sample addresses that resolved to no symbol.
     pub unresolved: u64,
+    /// Samples the filter left out.
+    pub filtered_out: u64,
     /// Records that did not decode or chunks that were damaged.
     pub malformed: u64,
 }
@@ -100,7 +133,7 @@ struct Mapping {
 }
 
 enum Item {
-    Sample { event: usize, pid: i32, tid: i32, ip: u64, period: u64, cpu: Option<u32>, kernel: bool },
+    Sample { event: usize, pid: i32, tid: i32, ip: u64, period: u64, cpu: Option<u32>, kernel: bool, time: u64, callchain: Vec<u64> },
     Comm { pid: i32, tid: i32, name: String, exec: bool },
     Mmap { pid: i32, start: u64, mapping: Mapping },
     Fork { pid: i32, ppid: i32, tid: i32, ptid: i32 },
@@ -154,8 +187,65 @@ fn short_dso(path: &str) -> String {
     }
 }
 
-/// Builds the report of `file`, keyed by `sort`.
-pub fn build(file: &StrobeFile<'_>, sort: &[SortKey]) -> Result<Report, AnalyzeError> {
+/// `PERF_CONTEXT_*` markers: the top 4095 values of u64 in a call chain.
+const CONTEXT_MARKER_MIN: u64 = u64::MAX - 4094;
+const PERF_CONTEXT_KERNEL: u64 = -128i64 as u64;
+
+/// The callers in a frame-pointer call chain, with whether each is a kernel
+/// frame. The chain starts with the sample's own IP, which is skipped; the
+/// others are return addresses, looked up one byte earlier so a call that
+/// ends its function is credited to that function, as perf does.
+fn callers(chain: &[u64], ip: u64) -> impl Iterator<Item = (u64, bool)> + '_ {
+    let mut kernel = false;
+    let mut skipped_own_ip = false;
+    chain.iter().filter_map(move |&entry| {
+        if entry >= CONTEXT_MARKER_MIN {
+            kernel = entry == PERF_CONTEXT_KERNEL;
+            return None;
+        }
+        if !skipped_own_ip && entry == ip {
+            skipped_own_ip = true;
+            return None;
+        }
+        skipped_own_ip = true;
+        Some((entry.saturating_sub(1), kernel))
+    })
+}
+
+/// Resolves addresses to (shared object, symbol), once per (pid, address).
+struct Resolver<'k> {
+    kernel: &'k KernelSymbols,
+    dsos: DsoCache,
+    cache: HashMap<(i32, u64), (String, String, bool)>,
+}
+
+impl Resolver<'_> {
+    fn resolve(&mut self, state: &ProcessState, pid: i32, addr: u64, kernel_hint: bool) -> (String, String, bool) {
+        if let Some(hit) = self.cache.get(&(pid, addr)) {
+            return hit.clone();
+        }
+        let resolved = if kernel_hint || addr >> 63 == 1 {
+            match self.kernel.lookup(addr) {
+                Some((name, dso)) => (dso, name.to_string(), true),
+                None => ("[kernel.kallsyms]".to_string(), format!("{addr:#x}"), true),
+            }
+        } else {
+            match state.mapping(pid, addr) {
+                Some((start, mapping)) => {
+                    let offset = addr - start + mapping.pgoff;
+                    let sym = self.dsos.get(&mapping.path).and_then(|e| e.lookup_file_offset(offset)).map(|(n, _)| n.to_string());
+                    (short_dso(&mapping.path), sym.unwrap_or_else(|| "[unknown]".into()), false)
+                }
+                None => ("[unknown]".to_string(), "[unknown]".to_string(), false),
+            }
+        };
+        self.cache.insert((pid, addr), resolved.clone());
+        resolved
+    }
+}
+
+/// Builds the report of `file`.
+pub fn build(file: &StrobeFile<'_>, options: &ReportOptions) -> Result<Report, AnalyzeError> {
     let decoder = Decoder::new(&file.session)?;
     let mut items: Vec<(u64, Item)> = Vec::new();
     let stats = decoder.for_each(file, |d| {
@@ -168,6 +258,8 @@ pub fn build(file: &StrobeFile<'_>, sort: &[SortKey]) -> Result<Report, AnalyzeE
                 period: s.period.unwrap_or(1),
                 cpu: d.cpu,
                 kernel: matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel),
+                time: d.time.unwrap_or(0),
+                callchain: s.callchain.map(|c| (0..c.len()).filter_map(|i| c.get(i)).collect()).unwrap_or_default(),
             },
             EventRecord::Comm(c) => Item::Comm {
                 pid: c.pid,
@@ -196,11 +288,7 @@ pub fn build(file: &StrobeFile<'_>, sort: &[SortKey]) -> Result<Report, AnalyzeE
             EventRecord::Fork(f) => Item::Fork { pid: f.pid, ppid: f.ppid, tid: f.tid, ptid: f.ptid },
             _ => return,
         };
-        let time = match &item {
-            Item::Sample { .. } => d.time.unwrap_or(0),
-            _ => d.time.unwrap_or(0),
-        };
-        items.push((time, item));
+        items.push((d.time.unwrap_or(0), item));
     });
     // Chunks of different CPUs interleave in time: side-band records must be
     // applied before the samples that follow them. A stable sort keeps the
@@ -208,56 +296,72 @@ pub fn build(file: &StrobeFile<'_>, sort: &[SortKey]) -> Result<Report, AnalyzeE
     items.sort_by_key(|(time, _)| *time);
 
     let kernel = KernelSymbols::parse(&file.kallsyms());
-    let mut dsos = DsoCache::default();
+    let mut resolver = Resolver { kernel: &kernel, dsos: DsoCache::default(), cache: HashMap::new() };
     let mut state = ProcessState::default();
-    let mut histograms: Vec<HashMap<Vec<String>, (u64, u64)>> = vec![HashMap::new(); decoder.events().len()];
-    let mut totals = vec![(0u64, 0u64); decoder.events().len()];
+    let events_len = decoder.events().len();
+    let mut histograms: Vec<HashMap<Vec<String>, Row>> = vec![HashMap::new(); events_len];
+    let mut totals = vec![(0u64, 0u64); events_len];
     let mut unresolved = 0;
-    let mut symbol_cache: HashMap<(i32, u64), (String, String)> = HashMap::new();
+    let mut filtered_out = 0;
+    let children = options.children && file.session.call_graph;
     for (_, item) in &items {
-        let Item::Sample { event, pid, tid, ip, period, cpu, kernel: in_kernel } = *item else {
+        let Item::Sample { event, pid, tid, ip, period, cpu, kernel: in_kernel, time, ref callchain } = *item else {
             state.apply(item);
             continue;
         };
-        let (dso, sym) = if let Some(hit) = symbol_cache.get(&(pid, ip)) {
-            hit.clone()
-        } else {
-            let resolved = if in_kernel || ip >> 63 == 1 {
-                match kernel.lookup(ip) {
-                    Some((name, dso)) => (dso, format!("[k] {name}")),
-                    None => ("[kernel.kallsyms]".to_string(), format!("[k] {ip:#x}")),
-                }
-            } else {
-                match state.mapping(pid, ip) {
-                    Some((start, mapping)) => {
-                        let offset = ip - start + mapping.pgoff;
-                        let sym = dsos.get(&mapping.path).and_then(|e| e.lookup_file_offset(offset)).map(|(n, _)| n.to_string());
-                        (short_dso(&mapping.path), format!("[.] {}", sym.unwrap_or_else(|| "[unknown]".into())))
-                    }
-                    None => ("[unknown]".to_string(), "[.] [unknown]".to_string()),
-                }
-            };
-            symbol_cache.insert((pid, ip), resolved.clone());
-            resolved
-        };
-        if sym.ends_with("[unknown]") || sym.starts_with("[k] 0x") {
-            unresolved += 1;
+        if !options.filter.passes_ids(pid, tid, cpu, time) {
+            filtered_out += 1;
+            continue;
         }
         let comm = state.comms.get(&tid).cloned().unwrap_or_else(|| format!(":{tid}"));
-        let keys: Vec<String> = sort
-            .iter()
-            .map(|k| match k {
-                SortKey::Comm => comm.clone(),
-                SortKey::Pid => format!("{pid}:{comm}"),
-                SortKey::Tid => format!("{pid}:{tid}"),
-                SortKey::Dso => dso.clone(),
-                SortKey::Sym => sym.clone(),
-                SortKey::Cpu => cpu.map_or("-".to_string(), |c| format!("{c:03}")),
-            })
-            .collect();
-        let entry = histograms[event].entry(keys).or_default();
-        entry.0 += period;
-        entry.1 += 1;
+        let (dso, sym, kernel_frame) = resolver.resolve(&state, pid, ip, in_kernel);
+        let view = SampleView { comm: &comm, dso: &dso, sym: &sym, pid, tid, cpu, time };
+        if !options.filter.passes(&view) {
+            filtered_out += 1;
+            continue;
+        }
+        if sym.starts_with("0x") || sym == "[unknown]" {
+            unresolved += 1;
+        }
+        let key_for = |dso: &str, sym: &str, kernel_frame: bool| -> Vec<String> {
+            options
+                .sort
+                .iter()
+                .map(|k| match k {
+                    SortKey::Comm => comm.clone(),
+                    SortKey::Pid => format!("{pid}:{comm}"),
+                    SortKey::Tid => format!("{pid}:{tid}"),
+                    SortKey::Dso => dso.to_string(),
+                    SortKey::Sym => format!("{} {sym}", if kernel_frame { "[k]" } else { "[.]" }),
+                    SortKey::Cpu => cpu.map_or("-".to_string(), |c| format!("{c:03}")),
+                })
+                .collect()
+        };
+        let self_key = key_for(&dso, &sym, kernel_frame);
+        let histogram = &mut histograms[event];
+        let row = histogram.entry(self_key.clone()).or_insert_with(|| Row { keys: self_key.clone(), period: 0, children_period: 0, samples: 0 });
+        row.period += period;
+        row.samples += 1;
+        if children {
+            // Every distinct entry on the chain, the sample's own included,
+            // is credited once per sample, so recursion does not count twice.
+            let mut seen: Vec<Vec<String>> = vec![self_key];
+            for (addr, kernel_frame) in callers(callchain, ip) {
+                let (dso, sym, kernel_frame) = resolver.resolve(&state, pid, addr, kernel_frame);
+                let key = key_for(&dso, &sym, kernel_frame);
+                if !seen.contains(&key) {
+                    seen.push(key);
+                }
+            }
+            for key in seen {
+                histogram
+                    .entry(key.clone())
+                    .or_insert_with(|| Row { keys: key, period: 0, children_period: 0, samples: 0 })
+                    .children_period += period;
+            }
+        } else {
+            row.children_period += period;
+        }
         totals[event].0 += period;
         totals[event].1 += 1;
     }
@@ -267,11 +371,19 @@ pub fn build(file: &StrobeFile<'_>, sort: &[SortKey]) -> Result<Report, AnalyzeE
         .zip(histograms)
         .zip(totals)
         .map(|((info, histogram), (total_period, total_samples))| {
-            let mut rows: Vec<Row> =
-                histogram.into_iter().map(|(keys, (period, samples))| Row { keys, period, samples }).collect();
-            rows.sort_by(|a, b| b.period.cmp(&a.period).then_with(|| a.keys.cmp(&b.keys)));
+            let mut rows: Vec<Row> = histogram.into_values().collect();
+            rows.sort_by(|a, b| {
+                (b.children_period, b.period).cmp(&(a.children_period, a.period)).then_with(|| a.keys.cmp(&b.keys))
+            });
             EventReport { event: info.name.clone(), total_period, total_samples, rows }
         })
         .collect();
-    Ok(Report { sort: sort.to_vec(), events, unresolved, malformed: stats.malformed + stats.damaged_chunks })
+    Ok(Report {
+        sort: options.sort.clone(),
+        events,
+        children,
+        unresolved,
+        filtered_out,
+        malformed: stats.malformed + stats.damaged_chunks,
+    })
 }

@@ -35,9 +35,10 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The recording to read.
-    #[arg(short = 'i', long = "input", value_name = "FILE", default_value = "strobe.data")]
-    pub input: PathBuf,
+    /// The recording to read: a strobe file or a perf.data file
+    /// [default: strobe.data, else perf.data].
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub input: Option<PathBuf>,
     /// Columns to group samples by: comm, pid, tid, dso, sym, cpu (comma list).
     #[arg(short = 's', long = "sort", value_name = "KEYS", default_value = "comm,dso,sym")]
     pub sort: String,

@@ -143,7 +143,17 @@ pub fn run(args: RecordArgs) -> Result<i32> {
         Ok(())
     };
     let mut controls = Controls { stop: &signals::STOP, snapshot: &signals::SNAPSHOT, on_snapshot: &mut copy_snapshot };
-    let summary = session.run(&mut controls, workload.as_mut())?;
+    let summary = match session.run(&mut controls, workload.as_mut()) {
+        Ok(summary) => summary,
+        Err(err) => {
+            // Do not leave the command running unprofiled behind us.
+            if let Some(w) = workload.as_mut() {
+                w.terminate();
+                w.wait();
+            }
+            return Err(err.into());
+        }
+    };
 
     if !args.quiet {
         let mut line = format!(

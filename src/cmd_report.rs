@@ -6,26 +6,41 @@ use serde_json::json;
 use std::io::Write;
 use strobe_analyze::filter::Filter;
 use strobe_analyze::report::{self, Report, ReportOptions, SortKey};
+use std::path::{Path, PathBuf};
+use strobe_analyze::input::{self, Recording};
 use strobe_record::format::reader::StrobeFile;
+
+/// Reads a strobe file or a perf.data file, whichever `bytes` is.
+pub fn load(path: &Path, bytes: &[u8]) -> Result<Recording> {
+    if input::is_perf_data(bytes) {
+        // perf.data keeps no kallsyms snapshot; perf itself reads the live
+        // one (or its build-id cache), so do the same.
+        let kallsyms = std::fs::read("/proc/kallsyms").unwrap_or_default();
+        return input::from_perf_data(bytes, kallsyms).with_context(|| format!("cannot read {}", path.display()));
+    }
+    let strobe = StrobeFile::parse(bytes).with_context(|| format!("cannot read {}", path.display()))?;
+    if let Some(r) = &strobe.recovery {
+        eprintln!("strobe: {} was not finished ({}); reading the {} chunks recovered", path.display(), r.reason, r.chunks_found);
+    }
+    Ok(input::from_strobe(&strobe)?)
+}
 
 pub fn run(args: ReportArgs) -> Result<i32> {
     let sort = SortKey::parse_list(&args.sort).map_err(anyhow::Error::msg)?;
-    let path = &args.input;
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let path = match &args.input {
+        Some(path) => path.clone(),
+        None if Path::new("strobe.data").exists() || !Path::new("perf.data").exists() => PathBuf::from("strobe.data"),
+        None => PathBuf::from("perf.data"),
+    };
+    let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     // SAFETY: a read-only private mapping; strobe never writes a file it reads.
     let map = unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
-    let strobe = StrobeFile::parse(&map).with_context(|| format!("cannot read {}", path.display()))?;
-    if let Some(r) = &strobe.recovery {
-        eprintln!("strobe: {} was not finished ({}); reporting the {} chunks recovered", path.display(), r.reason, r.chunks_found);
-    }
-    let origin = strobe.totals().time_start.unwrap_or(0);
+    let recording = load(&path, &map)?;
+    let origin = recording.first_sample_time.unwrap_or(0);
     let filter = Filter::new(&args.filter.spec(), origin)?;
     let options = ReportOptions { sort, children: !args.no_children, filter };
-    let report = report::build(&strobe, &options)?;
-    let lost: u64 = match &strobe.trailer {
-        Some(t) => t.cpus.iter().map(|c| c.lost_events + c.lost_samples).sum(),
-        None => strobe.totals().lost,
-    };
+    let report = report::build(&recording, &options);
+    let lost = recording.lost;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report_json(&report, lost, &args))?;
@@ -119,7 +134,8 @@ fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportA
         writeln!(out)?;
     }
     if report.unresolved > 0 {
-        writeln!(out, "# {} samples had addresses that resolved to no symbol ([unknown])", report.unresolved)?;
+        let what = if report.unresolved == 1 { "sample had an address" } else { "samples had addresses" };
+        writeln!(out, "# {} {what} that resolved to no symbol ([unknown])", report.unresolved)?;
     }
     Ok(())
 }

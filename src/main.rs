@@ -22,12 +22,21 @@ fn main() {
         Ok(code) => code,
         Err(err) => {
             // A closed pipe (`strobe info | head`) is not an error.
-            if err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)) {
+            let broken_pipe = err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+                    || e.downcast_ref::<serde_json::Error>()
+                        .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+            });
+            if broken_pipe {
                 0
             } else {
+                // Causes are appended unless a message already quotes them.
                 let mut message = format!("strobe: {err}");
                 for cause in err.chain().skip(1) {
-                    message.push_str(&format!(": {cause}"));
+                    let cause = cause.to_string();
+                    if !message.contains(&cause) {
+                        message.push_str(&format!(": {cause}"));
+                    }
                 }
                 let _ = writeln!(std::io::stderr(), "{message}");
                 1

@@ -443,3 +443,48 @@ fn root_report_children_self_and_filters() {
     assert!(stderr.starts_with("strobe: --sym: invalid regular expression `hot_(a` at character 5"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+/// Rows of `--stdio --no-children` text output: (percent, comm, dso, sym).
+fn stdio_rows(text: &str) -> Vec<(f64, String, String, String)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && l.contains('%'))
+        .filter_map(|l| {
+            let (pct, rest) = l.trim_start().split_once('%')?;
+            let mut fields = rest.split_whitespace();
+            let comm = fields.next()?.to_string();
+            let dso = fields.next()?.to_string();
+            let sym = fields.collect::<Vec<_>>().join(" ");
+            Some((pct.trim().parse().ok()?, comm, dso, sym))
+        })
+        .collect()
+}
+
+#[test]
+fn root_report_of_perf_data_matches_perf_report() {
+    if !have_root("perf_data") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("perf_data");
+    let cpu_bound = workload("cpu_bound");
+    let data = dir.join("perf.data");
+    let script = format!("{} 0.5; dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null", cpu_bound.display());
+    let out = run(Command::new("perf").args(["record", "-q", "-F", "4000", "-o"]).arg(&data).args(["--", "sh", "-c", &script]));
+    assert!(out.status.success(), "perf record failed: {}", String::from_utf8_lossy(&out.stderr));
+    let args = ["--stdio", "--no-children", "--sort", "comm,dso,sym", "-i"];
+    let perf = run(Command::new("perf").arg("report").args(args).arg(&data));
+    assert!(perf.status.success(), "perf report failed: {}", String::from_utf8_lossy(&perf.stderr));
+    let ours = run(strobe().arg("report").args(args).arg(&data));
+    assert!(ours.status.success(), "{}", String::from_utf8_lossy(&ours.stderr));
+    let (perf_rows, our_rows) = (stdio_rows(&String::from_utf8_lossy(&perf.stdout)), stdio_rows(&String::from_utf8_lossy(&ours.stdout)));
+    let resolved: Vec<_> = perf_rows.iter().filter(|(_, _, _, sym)| !sym.contains("[unknown]") && !sym.contains(" 0x")).collect();
+    assert!(resolved.len() >= 5, "perf resolved too little to compare: {perf_rows:?}");
+    assert!(resolved.iter().any(|r| r.3 == "[.] hot_a") && resolved.iter().any(|r| r.3.starts_with("[k] ")), "{resolved:?}");
+    for (pct, comm, dso, sym) in resolved {
+        let mine = our_rows
+            .iter()
+            .find(|r| &r.1 == comm && &r.2 == dso && &r.3 == sym)
+            .unwrap_or_else(|| panic!("perf's entry {comm} {dso} {sym} ({pct}%) is missing from strobe's report:\n{}", String::from_utf8_lossy(&ours.stdout)));
+        assert!((mine.0 - pct).abs() <= 0.01 + 1e-9, "{comm} {dso} {sym}: perf {pct}%, strobe {}%", mine.0);
+    }
+}

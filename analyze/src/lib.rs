@@ -9,6 +9,7 @@
 
 pub mod decode;
 pub mod filter;
+pub mod input;
 pub mod report;
 pub mod symbols;
 
@@ -27,4 +28,7 @@ pub enum AnalyzeError {
     /// The recording lists no events.
     #[error("the recording lists no events")]
     NoEvents,
+    /// A perf.data file could not be read.
+    #[error("cannot read the perf.data file: {0}")]
+    PerfData(String),
 }

@@ -1,13 +1,10 @@
 //! `strobe report`: the histogram of samples by comm, DSO, symbol, and
 //! the other sort keys, weighted by sample period as perf weighs them.
 
-use crate::decode::Decoder;
 use crate::filter::{Filter, SampleView};
 use crate::symbols::{DsoCache, KernelSymbols};
-use crate::AnalyzeError;
-use linux_perf_event_reader::{CpuMode, EventRecord};
+use crate::input::{Item, Mapping, Recording, Sample};
 use std::collections::{BTreeMap, HashMap};
-use strobe_record::format::reader::StrobeFile;
 
 /// A column the histogram is keyed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,20 +122,6 @@ pub struct Report {
     pub malformed: u64,
 }
 
-#[derive(Debug, Clone)]
-struct Mapping {
-    end: u64,
-    pgoff: u64,
-    path: String,
-}
-
-enum Item {
-    Sample { event: usize, pid: i32, tid: i32, ip: u64, period: u64, cpu: Option<u32>, kernel: bool, time: u64, callchain: Vec<u64> },
-    Comm { pid: i32, tid: i32, name: String, exec: bool },
-    Mmap { pid: i32, start: u64, mapping: Mapping },
-    Fork { pid: i32, ppid: i32, tid: i32, ptid: i32 },
-}
-
 /// Threads' names and processes' memory maps, rebuilt from side-band records.
 #[derive(Default)]
 struct ProcessState {
@@ -169,7 +152,7 @@ impl ProcessState {
                     self.comms.entry(*tid).or_insert(name);
                 }
             }
-            Item::Sample { .. } => {}
+            Item::Sample(_) => {}
         }
     }
 
@@ -244,68 +227,19 @@ impl Resolver<'_> {
     }
 }
 
-/// Builds the report of `file`.
-pub fn build(file: &StrobeFile<'_>, options: &ReportOptions) -> Result<Report, AnalyzeError> {
-    let decoder = Decoder::new(&file.session)?;
-    let mut items: Vec<(u64, Item)> = Vec::new();
-    let stats = decoder.for_each(file, |d| {
-        let item = match d.record {
-            EventRecord::Sample(s) => Item::Sample {
-                event: d.event,
-                pid: s.pid.unwrap_or(-1),
-                tid: s.tid.unwrap_or(-1),
-                ip: s.ip.unwrap_or(0),
-                period: s.period.unwrap_or(1),
-                cpu: d.cpu,
-                kernel: matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel),
-                time: d.time.unwrap_or(0),
-                callchain: s.callchain.map(|c| (0..c.len()).filter_map(|i| c.get(i)).collect()).unwrap_or_default(),
-            },
-            EventRecord::Comm(c) => Item::Comm {
-                pid: c.pid,
-                tid: c.tid,
-                name: String::from_utf8_lossy(&c.name.as_slice()).into_owned(),
-                exec: c.is_execve,
-            },
-            EventRecord::Mmap2(m) => Item::Mmap {
-                pid: m.pid,
-                start: m.address,
-                mapping: Mapping {
-                    end: m.address.saturating_add(m.length),
-                    pgoff: m.page_offset,
-                    path: String::from_utf8_lossy(&m.path.as_slice()).into_owned(),
-                },
-            },
-            EventRecord::Mmap(m) => Item::Mmap {
-                pid: m.pid,
-                start: m.address,
-                mapping: Mapping {
-                    end: m.address.saturating_add(m.length),
-                    pgoff: m.page_offset,
-                    path: String::from_utf8_lossy(&m.path.as_slice()).into_owned(),
-                },
-            },
-            EventRecord::Fork(f) => Item::Fork { pid: f.pid, ppid: f.ppid, tid: f.tid, ptid: f.ptid },
-            _ => return,
-        };
-        items.push((d.time.unwrap_or(0), item));
-    });
-    // Chunks of different CPUs interleave in time: side-band records must be
-    // applied before the samples that follow them. A stable sort keeps the
-    // kernel's order within a CPU for equal times.
-    items.sort_by_key(|(time, _)| *time);
-
-    let kernel = KernelSymbols::parse(&file.kallsyms());
+/// Builds the report of a recording.
+pub fn build(recording: &Recording, options: &ReportOptions) -> Report {
+    let kernel = KernelSymbols::parse(&recording.kallsyms);
     let mut resolver = Resolver { kernel: &kernel, dsos: DsoCache::default(), cache: HashMap::new() };
     let mut state = ProcessState::default();
-    let events_len = decoder.events().len();
+    let events_len = recording.events.len();
     let mut histograms: Vec<HashMap<Vec<String>, Row>> = vec![HashMap::new(); events_len];
     let mut totals = vec![(0u64, 0u64); events_len];
     let mut unresolved = 0;
     let mut filtered_out = 0;
-    let children = options.children && file.session.call_graph;
-    for (_, item) in &items {
-        let Item::Sample { event, pid, tid, ip, period, cpu, kernel: in_kernel, time, ref callchain } = *item else {
+    let children = options.children && recording.call_graph;
+    for item in &recording.items {
+        let Item::Sample(Sample { event, pid, tid, ip, period, cpu, kernel: in_kernel, time, ref callchain }) = *item else {
             state.apply(item);
             continue;
         };
@@ -365,25 +299,18 @@ pub fn build(file: &StrobeFile<'_>, options: &ReportOptions) -> Result<Report, A
         totals[event].0 += period;
         totals[event].1 += 1;
     }
-    let events = decoder
-        .events()
+    let events = recording
+        .events
         .iter()
         .zip(histograms)
         .zip(totals)
-        .map(|((info, histogram), (total_period, total_samples))| {
+        .map(|((name, histogram), (total_period, total_samples))| {
             let mut rows: Vec<Row> = histogram.into_values().collect();
             rows.sort_by(|a, b| {
                 (b.children_period, b.period).cmp(&(a.children_period, a.period)).then_with(|| a.keys.cmp(&b.keys))
             });
-            EventReport { event: info.name.clone(), total_period, total_samples, rows }
+            EventReport { event: name.clone(), total_period, total_samples, rows }
         })
         .collect();
-    Ok(Report {
-        sort: options.sort.clone(),
-        events,
-        children,
-        unresolved,
-        filtered_out,
-        malformed: stats.malformed + stats.damaged_chunks,
-    })
+    Report { sort: options.sort.clone(), events, children, unresolved, filtered_out, malformed: recording.malformed }
 }

@@ -14,10 +14,64 @@ pub struct SymbolTable {
     symbols: Vec<(u64, u64, String)>,
 }
 
+/// How strongly a symbol is bound, for choosing among aliases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// Visible outside its object.
+    Global,
+    /// Global, but may be overridden.
+    Weak,
+    /// Local to its object.
+    Local,
+}
+
+/// A symbol before aliases are resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolEntry {
+    /// Start address.
+    pub start: u64,
+    /// Size in bytes (0 when unknown).
+    pub size: u64,
+    /// Name, demangled.
+    pub name: String,
+    /// Binding.
+    pub binding: Binding,
+}
+
+/// Which of two aliases at one address perf shows, so that strobe names
+/// a function the way perf does: a symbol with a size, then a non-weak one,
+/// then a global one, then the one with fewer leading underscores, then
+/// the longer name. (perf's `choose_best_symbol`.)
+fn better_alias(a: &SymbolEntry, b: &SymbolEntry) -> bool {
+    let underscores = |n: &str| n.bytes().take_while(|&c| c == b'_').count();
+    let key = |s: &SymbolEntry| {
+        (s.size > 0, s.binding != Binding::Weak, s.binding == Binding::Global, std::cmp::Reverse(underscores(&s.name)), s.name.len())
+    };
+    key(a) > key(b)
+}
+
+/// Keeps one symbol per address: the best alias by perf's rule.
+pub fn resolve_aliases(mut entries: Vec<SymbolEntry>) -> Vec<(u64, u64, String)> {
+    entries.sort_by_key(|e| e.start);
+    let mut out: Vec<SymbolEntry> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match out.last_mut() {
+            Some(last) if last.start == entry.start => {
+                if better_alias(&entry, last) {
+                    *last = entry;
+                }
+            }
+            _ => out.push(entry),
+        }
+    }
+    out.into_iter().map(|e| (e.start, e.start + e.size, e.name)).collect()
+}
+
 impl SymbolTable {
-    /// Builds a table; entries with a zero size extend to the next symbol.
+    /// Builds a table from symbols with unique starts (later duplicates of a
+    /// start are dropped); entries with a zero size extend to the next symbol.
     pub fn new(mut symbols: Vec<(u64, u64, String)>) -> Self {
-        symbols.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        symbols.sort_by_key(|s| s.0);
         symbols.dedup_by_key(|s| s.0);
         for i in 0..symbols.len() {
             if symbols[i].1 <= symbols[i].0 {
@@ -57,7 +111,7 @@ impl KernelSymbols {
     /// Parses text in /proc/kallsyms' format (`addr type name [module]`).
     /// Lines that do not parse are skipped. Only text symbols are kept.
     pub fn parse(text: &[u8]) -> Self {
-        let mut symbols = Vec::new();
+        let mut symbols: Vec<(u64, u64, String)> = Vec::new();
         let mut modules = HashMap::new();
         for line in String::from_utf8_lossy(text).lines() {
             let mut fields = line.split_ascii_whitespace();
@@ -74,6 +128,10 @@ impl KernelSymbols {
             }
             symbols.push((addr, 0, name.to_string()));
         }
+        // Of aliases at one address, the last in kallsyms order is the one
+        // perf shows (the earlier ones get an empty range there); keep it.
+        symbols.reverse();
+        symbols.sort_by_key(|s| s.0);
         KernelSymbols { table: SymbolTable::new(symbols), modules }
     }
 
@@ -122,18 +180,63 @@ pub struct ElfSymbols {
     segments: Vec<(u64, u64, u64)>,
 }
 
+/// The function symbols of an ELF file (.symtab and .dynsym).
+fn function_symbols(elf: &object::File<'_>) -> Vec<SymbolEntry> {
+    let mut entries = Vec::new();
+    for sym in elf.symbols().chain(elf.dynamic_symbols()) {
+        if sym.kind() != SymbolKind::Text || sym.address() == 0 {
+            continue;
+        }
+        let Ok(name) = sym.name() else { continue };
+        // Versioned dynamic names (`write@@GLIBC_2.2.5`) name the same function.
+        let name = name.split('@').next().unwrap_or(name);
+        let binding = if sym.is_weak() {
+            Binding::Weak
+        } else if sym.is_global() {
+            Binding::Global
+        } else {
+            Binding::Local
+        };
+        entries.push(SymbolEntry { start: sym.address(), size: sym.size(), name: demangle(name), binding });
+    }
+    entries
+}
+
+/// Where a separate debug file for an ELF file may be: by build-id under
+/// /usr/lib/debug/.build-id, then by its .gnu_debuglink name.
+pub fn debug_file_candidates(path: &str, build_id: Option<&[u8]>, debuglink: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(id) = build_id.filter(|id| id.len() > 1) {
+        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        out.push(format!("/usr/lib/debug/.build-id/{}/{}.debug", &hex[..2], &hex[2..]));
+    }
+    if let Some(name) = debuglink {
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        out.push(format!("/usr/lib/debug{dir}/{name}"));
+        out.push(format!("{dir}/.debug/{name}"));
+    }
+    out
+}
+
 impl ElfSymbols {
     /// Parses ELF bytes: function symbols of .symtab and .dynsym.
     pub fn parse(data: &[u8]) -> Option<Self> {
+        Self::parse_with_debug(data, None)
+    }
+
+    /// Parses ELF bytes, taking symbols from `debug` (the contents of a
+    /// separate debug file) when it has any; addresses still map through the
+    /// segments of the file itself.
+    pub fn parse_with_debug(data: &[u8], debug: Option<&[u8]>) -> Option<Self> {
         let elf = object::File::parse(data).ok()?;
-        let mut symbols = Vec::new();
-        for sym in elf.symbols().chain(elf.dynamic_symbols()) {
-            if sym.kind() != SymbolKind::Text || sym.address() == 0 {
-                continue;
-            }
-            let Ok(name) = sym.name() else { continue };
-            symbols.push((sym.address(), sym.address() + sym.size(), demangle(name)));
+        let mut entries = debug
+            .and_then(|d| object::File::parse(d).ok())
+            .map(|d| function_symbols(&d))
+            .unwrap_or_default();
+        if entries.is_empty() {
+            entries = function_symbols(&elf);
         }
+        let symbols = resolve_aliases(entries);
         let segments = elf
             .segments()
             .map(|seg| {
@@ -154,6 +257,12 @@ impl ElfSymbols {
     }
 }
 
+fn map_file(path: &str) -> Option<memmap2::Mmap> {
+    let file = std::fs::File::open(path).ok()?;
+    // SAFETY: read-only private mapping of a file we only read.
+    unsafe { memmap2::Mmap::map(&file) }.ok()
+}
+
 /// ELF symbol tables by path, loaded on first use.
 #[derive(Debug, Default)]
 pub struct DsoCache {
@@ -169,10 +278,18 @@ impl DsoCache {
                 if !path.starts_with('/') {
                     return None;
                 }
-                let file = std::fs::File::open(path).ok()?;
-                // SAFETY: read-only private mapping of a file we only read.
-                let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-                ElfSymbols::parse(&map)
+                let map = map_file(path)?;
+                let elf = object::File::parse(&*map).ok()?;
+                let build_id = elf.build_id().ok().flatten().map(|id| id.to_vec());
+                let debuglink = elf
+                    .gnu_debuglink()
+                    .ok()
+                    .flatten()
+                    .and_then(|(name, _)| std::str::from_utf8(name).ok().map(str::to_string));
+                let debug = debug_file_candidates(path, build_id.as_deref(), debuglink.as_deref())
+                    .iter()
+                    .find_map(|candidate| map_file(candidate));
+                ElfSymbols::parse_with_debug(&map, debug.as_deref())
             })
             .as_ref()
     }
@@ -196,6 +313,34 @@ mod tests {
         let k = KernelSymbols::parse(b"ffffffff81000000 T _stext\nffffffff81000100 t do_x\nffffffffc0000000 t modf\t[nf_tables]\nffffffff82000000 D data\n");
         assert_eq!(k.lookup(0xffffffff81000150), Some(("do_x", "[kernel.kallsyms]".to_string())));
         assert_eq!(k.lookup(0xffffffffc0000010), Some(("modf", "[nf_tables]".to_string())));
+    }
+
+    #[test]
+    fn aliases_resolve_as_perf_does() {
+        let e = |name: &str, size, binding| SymbolEntry { start: 0x100, size, name: name.into(), binding };
+        let chosen = resolve_aliases(vec![
+            e("__write", 157, Binding::Weak),
+            e("__GI___libc_write", 157, Binding::Local),
+            e("__libc_write", 157, Binding::Local),
+            e("write", 157, Binding::Weak),
+        ]);
+        assert_eq!(chosen, vec![(0x100, 0x100 + 157, "__GI___libc_write".to_string())]);
+        let chosen = resolve_aliases(vec![e("__write", 157, Binding::Weak), e("write", 157, Binding::Weak)]);
+        assert_eq!(chosen[0].2, "write");
+        let chosen = resolve_aliases(vec![e("a_long_name", 0, Binding::Global), e("b", 8, Binding::Local)]);
+        assert_eq!(chosen[0].2, "b", "a symbol with a size wins");
+    }
+
+    #[test]
+    fn kallsyms_aliases_keep_the_last() {
+        let k = KernelSymbols::parse(b"ffffffff82204bc0 T __pi___x86_indirect_thunk_rax\nffffffff82204bc0 T __x86_indirect_thunk_rax\nffffffff82204be0 T next\n");
+        assert_eq!(k.lookup(0xffffffff82204bc4).map(|(n, _)| n), Some("__x86_indirect_thunk_rax"));
+    }
+
+    #[test]
+    fn debug_file_locations() {
+        let c = debug_file_candidates("/usr/lib/x/libc.so.6", Some(&[0x93, 0xac, 0x61]), Some("libc.debug"));
+        assert_eq!(c, ["/usr/lib/debug/.build-id/93/ac61.debug", "/usr/lib/debug/usr/lib/x/libc.debug", "/usr/lib/x/.debug/libc.debug"]);
     }
 
     #[test]

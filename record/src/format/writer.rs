@@ -117,6 +117,10 @@ pub enum WriteError {
         /// What data chunks need at least.
         needed_kib: u64,
     },
+    /// Metadata was written after a ring's data had started; the ring
+    /// would overwrite it.
+    #[error("metadata must be written before a flight-recorder ring's data starts")]
+    MetadataAfterData,
     /// A chunk would be larger than a ring (or the format) can hold.
     #[error("a chunk of {len} bytes does not fit: {why}")]
     TooLarge {
@@ -164,10 +168,7 @@ impl<S: Sink> FileWriter<S> {
     /// before any data chunk and is never overwritten.
     pub fn write_meta(&mut self, kind: ChunkKind, payload: &[u8], compress: bool) -> Result<(), WriteError> {
         if self.data_started && self.ring.is_some() {
-            return Err(WriteError::TooLarge {
-                len: payload.len() as u64,
-                why: "metadata must be written before a ring's data starts".into(),
-            });
+            return Err(WriteError::MetadataAfterData);
         }
         let entry = self.write_chunk(kind, NO_CPU, payload, compress.then_some(META_ZSTD_LEVEL), &RunStats::default(), None)?;
         self.fixed.push(entry.0);

@@ -7,23 +7,9 @@ use std::io::Write;
 use strobe_analyze::filter::Filter;
 use strobe_analyze::report::{self, Report, ReportOptions, SortKey};
 use std::path::{Path, PathBuf};
-use strobe_analyze::input::{self, Recording};
-use strobe_record::format::reader::StrobeFile;
 
-/// Reads a strobe file or a perf.data file, whichever `bytes` is.
-pub fn load(path: &Path, bytes: &[u8]) -> Result<Recording> {
-    if input::is_perf_data(bytes) {
-        // perf.data keeps no kallsyms snapshot; perf itself reads the live
-        // one (or its build-id cache), so do the same.
-        let kallsyms = std::fs::read("/proc/kallsyms").unwrap_or_default();
-        return input::from_perf_data(bytes, kallsyms).with_context(|| format!("cannot read {}", path.display()));
-    }
-    let strobe = StrobeFile::parse(bytes).with_context(|| format!("cannot read {}", path.display()))?;
-    if let Some(r) = &strobe.recovery {
-        eprintln!("strobe: {} was not finished ({}); reading the {} chunks recovered", path.display(), r.reason, r.chunks_found);
-    }
-    Ok(input::from_strobe(&strobe)?)
-}
+use strobe_analyze::input::{self, Item, Recording};
+use strobe_record::format::reader::StrobeFile;
 
 pub fn run(args: ReportArgs) -> Result<i32> {
     let sort = SortKey::parse_list(&args.sort).map_err(anyhow::Error::msg)?;
@@ -35,12 +21,29 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     // SAFETY: a read-only private mapping; strobe never writes a file it reads.
     let map = unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
-    let recording = load(&path, &map)?;
-    let origin = recording.first_sample_time.unwrap_or(0);
+    let strobe_file;
+    let recording = if input::is_perf_data(&map) {
+        // perf.data keeps no kallsyms snapshot; perf itself reads the live
+        // one (or its build-id cache), so do the same.
+        let kallsyms = std::fs::read("/proc/kallsyms").unwrap_or_default();
+        Recording::from_perf_data(&map, kallsyms).with_context(|| format!("cannot read {}", path.display()))?
+    } else {
+        strobe_file = StrobeFile::parse(&map).with_context(|| format!("cannot read {}", path.display()))?;
+        if let Some(r) = &strobe_file.recovery {
+            eprintln!("strobe: {} was not finished ({}); reading the {} chunks recovered", path.display(), r.reason, r.chunks_found);
+        }
+        Recording::from_strobe(&strobe_file)?
+    };
+    let origin = match recording.start_time {
+        Some(time) => time,
+        // Only a time window needs the first sample's time; find it then.
+        None if args.filter.time.is_some() => first_sample_time(&recording)?,
+        None => 0,
+    };
     let filter = Filter::new(&args.filter.spec(), origin)?;
     let options = ReportOptions { sort, children: !args.no_children, filter };
-    let report = report::build(&recording, &options);
-    let lost = recording.lost;
+    let report = report::build(&recording, &options)?;
+    let lost = report.lost;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report_json(&report, lost, &args))?;
@@ -52,6 +55,17 @@ pub fn run(args: ReportArgs) -> Result<i32> {
         eprintln!("strobe: skipped {} malformed records or damaged chunks", report.malformed);
     }
     Ok(0)
+}
+
+/// The time of a recording's first sample (a pass over it).
+fn first_sample_time(recording: &Recording<'_>) -> Result<u64> {
+    let mut first = None;
+    recording.for_each(|item| {
+        if let (None, Item::Sample(s)) = (first, item) {
+            first = Some(s.time);
+        }
+    })?;
+    Ok(first.unwrap_or(0))
 }
 
 /// `4K`-style counts, as perf prints the sample total.

@@ -97,6 +97,18 @@ impl Decoder {
         Some(Decoded { event, cpu, time, record })
     }
 
+    /// The timestamp of a record, without decoding the rest of it.
+    pub fn time_of(&self, raw: &RawRecord<'_>) -> Option<u64> {
+        let event = if self.events.len() == 1 {
+            0
+        } else {
+            get_record_id::<LittleEndian>(RecordType(raw.kind), RawData::Single(raw.body()), &self.id_info)
+                .and_then(|id| self.by_id.get(&id).copied())
+                .unwrap_or(0)
+        };
+        RawEventRecord::new(RecordType(raw.kind), raw.misc, RawData::Single(raw.body()), self.events[event].parse_info).timestamp()
+    }
+
     /// Calls `f` with every record of `file`, chunk by chunk in write order.
     /// Damaged chunks and malformed records are counted and skipped.
     pub fn for_each<'a>(&self, file: &StrobeFile<'a>, mut f: impl FnMut(Decoded<'_>)) -> DecodeStats {

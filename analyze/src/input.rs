@@ -6,25 +6,19 @@ use crate::decode::Decoder;
 use crate::AnalyzeError;
 use linux_perf_data::{PerfFileReader, PerfFileRecord};
 use linux_perf_event_reader::{CpuMode, EventRecord};
-use strobe_record::format::reader::StrobeFile;
-use strobe_record::format::FILE_MAGIC;
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, BTreeMap};
+use strobe_record::format::reader::{ChunkRef, StrobeFile};
+use strobe_record::format::records::{RawRecord, RecordIter};
+use strobe_record::format::{FILE_MAGIC, NO_CPU};
 
-/// A memory mapping in a process.
+/// What analyzers consume, in the order to apply it. Borrowed from the
+/// record being decoded; consumers copy what they keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mapping {
-    /// End address (exclusive).
-    pub end: u64,
-    /// File offset of the start.
-    pub pgoff: u64,
-    /// The mapped file, or a pseudo-name such as `[vdso]`.
-    pub path: String,
-}
-
-/// What analyzers consume, in the order to apply it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Item {
+pub enum Item<'a> {
     /// A sample.
-    Sample(Sample),
+    Sample(Sample<'a>),
     /// A thread's command name changed (`exec`: by exec, which also
     /// replaces the process's mappings).
     Comm {
@@ -33,7 +27,7 @@ pub enum Item {
         /// Thread.
         tid: i32,
         /// The new name.
-        name: String,
+        name: &'a [u8],
         /// Whether exec set it.
         exec: bool,
     },
@@ -43,8 +37,12 @@ pub enum Item {
         pid: i32,
         /// Start address.
         start: u64,
-        /// The mapping.
-        mapping: Mapping,
+        /// End address (exclusive).
+        end: u64,
+        /// File offset of the start.
+        pgoff: u64,
+        /// The mapped file, or a pseudo-name such as `[vdso]`.
+        path: &'a [u8],
     },
     /// A new process or thread.
     Fork {
@@ -61,7 +59,7 @@ pub enum Item {
 
 /// One sample.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sample {
+pub struct Sample<'a> {
     /// Index of the event in [`Recording::events`].
     pub event: usize,
     /// Process.
@@ -79,7 +77,7 @@ pub struct Sample {
     /// Timestamp, ns.
     pub time: u64,
     /// The raw call chain, context markers included.
-    pub callchain: Vec<u64>,
+    pub callchain: &'a [u64],
 }
 
 /// Which kind of file a recording came from.
@@ -91,26 +89,40 @@ pub enum Source {
     PerfData,
 }
 
-/// A recording, decoded and ordered.
-#[derive(Debug, Clone)]
-pub struct Recording {
+/// What a pass over a recording counted besides the items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Events reported lost by LOST records.
+    pub lost: u64,
+    /// Records that did not decode, or damaged chunks (skipped).
+    pub malformed: u64,
+}
+
+enum Data<'a> {
+    Strobe { file: &'a StrobeFile<'a>, decoder: Decoder },
+    Perf { bytes: &'a [u8] },
+}
+
+/// A recording, ready to be streamed in time order.
+pub struct Recording<'a> {
     /// Where it came from.
     pub source: Source,
     /// Event names, by index.
     pub events: Vec<String>,
-    /// Samples and side-band records, in the order to apply them.
-    pub items: Vec<Item>,
     /// kallsyms text to resolve kernel addresses with: the file's snapshot
     /// (strobe files) or what the caller supplied (perf.data).
     pub kallsyms: Vec<u8>,
     /// Whether call chains were recorded.
     pub call_graph: bool,
-    /// Events reported lost.
-    pub lost: u64,
-    /// Records that did not decode, or damaged chunks (skipped).
-    pub malformed: u64,
-    /// Time of the first sample.
-    pub first_sample_time: Option<u64>,
+    /// The time of the first record, when known without reading them all.
+    pub start_time: Option<u64>,
+    data: Data<'a>,
+}
+
+impl std::fmt::Debug for Recording<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recording").field("source", &self.source).field("events", &self.events).finish_non_exhaustive()
+    }
 }
 
 /// Whether `bytes` start like a perf.data file.
@@ -123,105 +135,191 @@ pub fn is_strobe(bytes: &[u8]) -> bool {
     bytes.starts_with(&FILE_MAGIC)
 }
 
-fn convert(record: EventRecord<'_>, event: usize, cpu: Option<u32>, time: u64) -> Option<Item> {
-    let text = |raw: &linux_perf_event_reader::RawData<'_>| String::from_utf8_lossy(&raw.as_slice()).into_owned();
-    Some(match record {
-        EventRecord::Sample(s) => Item::Sample(Sample {
-            event,
-            pid: s.pid.unwrap_or(-1),
-            tid: s.tid.unwrap_or(-1),
-            ip: s.ip.unwrap_or(0),
-            period: s.period.unwrap_or(1),
-            cpu: s.cpu.or(cpu),
-            kernel: matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel),
-            time,
-            callchain: s.callchain.map(|c| (0..c.len()).filter_map(|i| c.get(i)).collect()).unwrap_or_default(),
+/// Turns a decoded record into an item; `chain` is scratch space for the
+/// call chain, reused from sample to sample.
+fn emit(record: EventRecord<'_>, event: usize, cpu: Option<u32>, time: u64, chain: &mut Vec<u64>, f: &mut dyn FnMut(&Item<'_>)) {
+    fn bytes<'b>(raw: &linux_perf_event_reader::RawData<'b>) -> Cow<'b, [u8]> {
+        raw.as_slice()
+    }
+    match record {
+        EventRecord::Sample(s) => {
+            chain.clear();
+            if let Some(c) = s.callchain {
+                chain.extend((0..c.len()).filter_map(|i| c.get(i)));
+            }
+            f(&Item::Sample(Sample {
+                event,
+                pid: s.pid.unwrap_or(-1),
+                tid: s.tid.unwrap_or(-1),
+                ip: s.ip.unwrap_or(0),
+                period: s.period.unwrap_or(1),
+                cpu: s.cpu.or(cpu),
+                kernel: matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel),
+                time,
+                callchain: chain,
+            }))
+        }
+        EventRecord::Comm(c) => f(&Item::Comm { pid: c.pid, tid: c.tid, name: &bytes(&c.name), exec: c.is_execve }),
+        EventRecord::Mmap2(m) => f(&Item::Mmap {
+            pid: m.pid,
+            start: m.address,
+            end: m.address.saturating_add(m.length),
+            pgoff: m.page_offset,
+            path: &bytes(&m.path),
         }),
-        EventRecord::Comm(c) => Item::Comm { pid: c.pid, tid: c.tid, name: text(&c.name), exec: c.is_execve },
-        EventRecord::Mmap2(m) => Item::Mmap {
+        EventRecord::Mmap(m) => f(&Item::Mmap {
             pid: m.pid,
             start: m.address,
-            mapping: Mapping { end: m.address.saturating_add(m.length), pgoff: m.page_offset, path: text(&m.path) },
-        },
-        EventRecord::Mmap(m) => Item::Mmap {
-            pid: m.pid,
-            start: m.address,
-            mapping: Mapping { end: m.address.saturating_add(m.length), pgoff: m.page_offset, path: text(&m.path) },
-        },
-        EventRecord::Fork(f) => Item::Fork { pid: f.pid, ppid: f.ppid, tid: f.tid, ptid: f.ptid },
-        _ => return None,
-    })
+            end: m.address.saturating_add(m.length),
+            pgoff: m.page_offset,
+            path: &bytes(&m.path),
+        }),
+        EventRecord::Fork(f2) => f(&Item::Fork { pid: f2.pid, ppid: f2.ppid, tid: f2.tid, ptid: f2.ptid }),
+        _ => {}
+    }
 }
 
-/// Decodes a strobe file. Chunks of different CPUs interleave in time, so
-/// items are ordered by timestamp; the sort is stable, which keeps the
-/// kernel's order within a CPU.
-pub fn from_strobe(file: &StrobeFile<'_>) -> Result<Recording, AnalyzeError> {
-    let decoder = Decoder::new(&file.session)?;
-    let mut timed: Vec<(u64, Item)> = Vec::new();
-    let mut lost = 0;
-    let stats = decoder.for_each(file, |d| {
-        if let EventRecord::Lost(l) = &d.record {
-            lost += l.count;
-        }
-        let time = d.time.unwrap_or(0);
-        if let Some(item) = convert(d.record, d.event, d.cpu, time) {
-            timed.push((time, item));
-        }
-    });
-    timed.sort_by_key(|(time, _)| *time);
-    let first_sample_time = timed.iter().find_map(|(t, i)| matches!(i, Item::Sample(_)).then_some(*t));
-    Ok(Recording {
-        source: Source::Strobe,
-        events: decoder.events().iter().map(|e| e.name.clone()).collect(),
-        items: timed.into_iter().map(|(_, item)| item).collect(),
-        kallsyms: file.kallsyms(),
-        call_graph: file.session.call_graph,
-        lost,
-        malformed: stats.malformed + stats.damaged_chunks,
-        first_sample_time,
-    })
+/// The chunks of one CPU, read one after another.
+struct CpuCursor<'a> {
+    chunks: Vec<ChunkRef>,
+    next_chunk: usize,
+    payload: Cow<'a, [u8]>,
+    pos: usize,
+    cpu: Option<u32>,
 }
 
-/// Decodes a perf.data file, in the order perf's own round-based sorting
-/// gives. perf.data has no kallsyms snapshot; `kallsyms` is used instead.
-pub fn from_perf_data(bytes: &[u8], kallsyms: Vec<u8>) -> Result<Recording, AnalyzeError> {
+impl<'a> CpuCursor<'a> {
+    /// The record at the cursor, loading the next chunk when one runs out.
+    fn current(&mut self, file: &StrobeFile<'a>, stats: &mut StreamStats) -> Option<RawRecord<'_>> {
+        loop {
+            if self.pos < self.payload.len() {
+                let rest = &self.payload[self.pos..];
+                if let Some(record) = RecordIter::new(rest).next() {
+                    // Re-borrow from self.payload with the right lifetime.
+                    let len = record.bytes.len();
+                    let (kind, misc) = (record.kind, record.misc);
+                    return Some(RawRecord { kind, misc, bytes: &self.payload[self.pos..self.pos + len] });
+                }
+                // A malformed record: the rest of this chunk is unreadable.
+                stats.malformed += 1;
+                self.pos = self.payload.len();
+            }
+            let chunk = self.chunks.get(self.next_chunk)?;
+            self.next_chunk += 1;
+            match file.payload(chunk) {
+                Ok(payload) => {
+                    self.payload = payload;
+                    self.pos = 0;
+                }
+                Err(_) => stats.malformed += 1,
+            }
+        }
+    }
+}
+
+impl<'a> Recording<'a> {
+    /// A strobe file, ready to stream.
+    pub fn from_strobe(file: &'a StrobeFile<'a>) -> Result<Self, AnalyzeError> {
+        let decoder = Decoder::new(&file.session)?;
+        Ok(Recording {
+            source: Source::Strobe,
+            events: decoder.events().iter().map(|e| e.name.clone()).collect(),
+            kallsyms: file.kallsyms(),
+            call_graph: file.session.call_graph,
+            start_time: file.totals().time_start,
+            data: Data::Strobe { file, decoder },
+        })
+    }
+
+    /// A perf.data file, ready to stream. perf.data has no kallsyms
+    /// snapshot; `kallsyms` is used instead.
+    pub fn from_perf_data(bytes: &'a [u8], kallsyms: Vec<u8>) -> Result<Self, AnalyzeError> {
+        let reader = PerfFileReader::parse_file(std::io::Cursor::new(bytes)).map_err(|e| AnalyzeError::PerfData(e.to_string()))?;
+        let attributes = reader.perf_file.event_attributes();
+        let events = attributes.iter().enumerate().map(|(i, a)| a.name.clone().unwrap_or_else(|| format!("event{i}"))).collect();
+        let call_graph = attributes.iter().any(|a| a.attr.sample_format.contains(linux_perf_event_reader::SampleFormat::CALLCHAIN));
+        let start_time = reader.perf_file.sample_time_range().ok().flatten().map(|r| r.first_sample_time);
+        Ok(Recording { source: Source::PerfData, events, kallsyms, call_graph, start_time, data: Data::Perf { bytes } })
+    }
+
+    /// Calls `f` with every item, in time order.
+    pub fn for_each(&self, mut f: impl FnMut(&Item<'_>)) -> Result<StreamStats, AnalyzeError> {
+        match &self.data {
+            Data::Strobe { file, decoder } => Ok(stream_strobe(file, decoder, &mut f)),
+            Data::Perf { bytes } => stream_perf_data(bytes, &mut f),
+        }
+    }
+}
+
+/// Streams a strobe file: records strobe synthesized at the start first,
+/// then the per-CPU streams merged by timestamp (each CPU's records are in
+/// time order already, so a heap over the CPUs' next records suffices).
+fn stream_strobe<'a>(file: &StrobeFile<'a>, decoder: &Decoder, f: &mut dyn FnMut(&Item<'_>)) -> StreamStats {
+    let mut stats = StreamStats::default();
+    let mut chain = Vec::new();
+    let mut by_cpu: BTreeMap<Option<u32>, Vec<ChunkRef>> = BTreeMap::new();
+    for chunk in file.record_chunks() {
+        let cpu = (chunk.header.cpu != NO_CPU).then_some(chunk.header.cpu);
+        by_cpu.entry(cpu).or_default().push(*chunk);
+    }
+    let mut cursors: Vec<CpuCursor<'a>> = by_cpu
+        .into_iter()
+        .map(|(cpu, chunks)| CpuCursor { chunks, next_chunk: 0, payload: Cow::Borrowed(&[]), pos: 0, cpu })
+        .collect();
+    let mut heap = BinaryHeap::new();
+    for (i, cursor) in cursors.iter_mut().enumerate() {
+        // Synthesized records (no CPU) sort first: they describe the start.
+        let synthesized = cursor.cpu.is_none();
+        let Some(record) = cursor.current(file, &mut stats) else { continue };
+        let time = if synthesized { 0 } else { decoder.time_of(&record).unwrap_or(0) };
+        heap.push(Reverse((time, i)));
+    }
+    while let Some(Reverse((time, i))) = heap.pop() {
+        let cursor = &mut cursors[i];
+        let cpu = cursor.cpu;
+        let Some(record) = cursor.current(file, &mut stats) else { continue };
+        let len = record.bytes.len();
+        match decoder.decode(&record, cpu) {
+            Some(decoded) => {
+                if let EventRecord::Lost(l) = &decoded.record {
+                    stats.lost += l.count;
+                }
+                emit(decoded.record, decoded.event, decoded.cpu, decoded.time.unwrap_or(time), &mut chain, f);
+            }
+            None => stats.malformed += 1,
+        }
+        cursor.pos += len;
+        if let Some(next) = cursor.current(file, &mut stats) {
+            let next_time = if cpu.is_none() { 0 } else { decoder.time_of(&next).unwrap_or(time) };
+            heap.push(Reverse((next_time, i)));
+        }
+    }
+    stats
+}
+
+/// Streams a perf.data file in the order perf's round-based sorting gives.
+fn stream_perf_data(bytes: &[u8], f: &mut dyn FnMut(&Item<'_>)) -> Result<StreamStats, AnalyzeError> {
     let reader = PerfFileReader::parse_file(std::io::Cursor::new(bytes)).map_err(|e| AnalyzeError::PerfData(e.to_string()))?;
     let PerfFileReader { mut perf_file, mut record_iter } = reader;
-    let attributes = perf_file.event_attributes();
-    let events: Vec<String> = attributes
-        .iter()
-        .enumerate()
-        .map(|(i, a)| a.name.clone().unwrap_or_else(|| format!("event{i}")))
-        .collect();
-    let call_graph = attributes.iter().any(|a| a.attr.sample_format.contains(linux_perf_event_reader::SampleFormat::CALLCHAIN));
-    let mut items = Vec::new();
-    let (mut lost, mut malformed) = (0, 0);
-    let mut first_sample_time = None;
+    let mut stats = StreamStats::default();
+    let mut chain = Vec::new();
     loop {
         let record = match record_iter.next_record(&mut perf_file) {
             Ok(Some(record)) => record,
             Ok(None) => break,
             Err(_) => {
                 // A damaged record stream: keep what was read.
-                malformed += 1;
+                stats.malformed += 1;
                 break;
             }
         };
         let PerfFileRecord::EventRecord { attr_index, record } = record else { continue };
         let time = record.timestamp().unwrap_or(0);
         match record.parse() {
-            Ok(EventRecord::Lost(l)) => lost += l.count,
-            Ok(parsed) => {
-                if let Some(item) = convert(parsed, attr_index, None, time) {
-                    if matches!(item, Item::Sample(_)) && first_sample_time.is_none() {
-                        first_sample_time = Some(time);
-                    }
-                    items.push(item);
-                }
-            }
-            Err(_) => malformed += 1,
+            Ok(EventRecord::Lost(l)) => stats.lost += l.count,
+            Ok(parsed) => emit(parsed, attr_index, None, time, &mut chain, f),
+            Err(_) => stats.malformed += 1,
         }
     }
-    Ok(Recording { source: Source::PerfData, events, items, kallsyms, call_graph, lost, malformed, first_sample_time })
+    Ok(stats)
 }

@@ -3,8 +3,10 @@
 
 use crate::filter::{Filter, SampleView};
 use crate::symbols::{DsoCache, KernelSymbols};
-use crate::input::{Item, Mapping, Recording, Sample};
-use std::collections::{BTreeMap, HashMap};
+use crate::input::{Item, Recording, Sample};
+use crate::AnalyzeError;
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 
 /// A column the histogram is keyed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -120,53 +122,95 @@ pub struct Report {
     pub filtered_out: u64,
     /// Records that did not decode or chunks that were damaged.
     pub malformed: u64,
+    /// Events reported lost by LOST records.
+    pub lost: u64,
 }
 
-/// Threads' names and processes' memory maps, rebuilt from side-band records.
+/// A mapping in a process, its path interned.
+#[derive(Debug, Clone, Copy)]
+struct Mapping {
+    end: u64,
+    pgoff: u64,
+    path: u32,
+}
+
+/// Threads' names and processes' memory maps, rebuilt from side-band
+/// records. Names and paths are interned: `strings` holds each once.
 #[derive(Default)]
 struct ProcessState {
-    comms: HashMap<i32, String>,
-    maps: HashMap<i32, BTreeMap<u64, Mapping>>,
+    strings: Interner,
+    comms: FxHashMap<i32, u32>,
+    maps: FxHashMap<i32, BTreeMap<u64, Mapping>>,
+    /// Bumped when a process's address space changes wholesale (exec,
+    /// fork), so cached resolutions of its addresses are not reused.
+    generation: FxHashMap<i32, u32>,
+}
+
+/// Strings stored once and named by a number.
+#[derive(Default)]
+struct Interner {
+    ids: FxHashMap<String, u32>,
+    strings: Vec<String>,
+}
+
+impl Interner {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        self.strings.push(s.to_string());
+        self.ids.insert(s.to_string(), id);
+        id
+    }
+
+    fn get(&self, id: u32) -> &str {
+        &self.strings[id as usize]
+    }
 }
 
 impl ProcessState {
-    fn apply(&mut self, item: &Item) {
-        match item {
+    fn apply(&mut self, item: &Item<'_>) {
+        match *item {
             Item::Comm { pid, tid, name, exec } => {
-                if *exec {
+                if exec {
                     // exec replaces the address space; its new mappings follow.
-                    self.maps.remove(pid);
+                    self.maps.remove(&pid);
+                    *self.generation.entry(pid).or_default() += 1;
                 }
-                self.comms.insert(*tid, name.clone());
+                let name = self.strings.intern(&String::from_utf8_lossy(name));
+                self.comms.insert(tid, name);
             }
-            Item::Mmap { pid, start, mapping } => {
-                self.maps.entry(*pid).or_default().insert(*start, mapping.clone());
+            Item::Mmap { pid, start, end, pgoff, path } => {
+                let path = self.strings.intern(&String::from_utf8_lossy(path));
+                self.maps.entry(pid).or_default().insert(start, Mapping { end, pgoff, path });
             }
             Item::Fork { pid, ppid, tid, ptid } => {
                 if pid != ppid {
-                    if let Some(parent) = self.maps.get(ppid).cloned() {
-                        self.maps.insert(*pid, parent);
+                    if let Some(parent) = self.maps.get(&ppid).cloned() {
+                        self.maps.insert(pid, parent);
                     }
+                    *self.generation.entry(pid).or_default() += 1;
                 }
-                if let Some(name) = self.comms.get(ptid).cloned() {
-                    self.comms.entry(*tid).or_insert(name);
+                if let Some(&name) = self.comms.get(&ptid) {
+                    self.comms.entry(tid).or_insert(name);
                 }
             }
             Item::Sample(_) => {}
         }
     }
 
-    fn mapping(&self, pid: i32, addr: u64) -> Option<(u64, &Mapping)> {
+    fn mapping(&self, pid: i32, addr: u64) -> Option<(u64, Mapping)> {
         let (&start, mapping) = self.maps.get(&pid)?.range(..=addr).next_back()?;
-        (addr < mapping.end).then_some((start, mapping))
+        (addr < mapping.end).then_some((start, *mapping))
     }
 }
 
-fn short_dso(path: &str) -> String {
+fn short_dso(path: &str) -> &str {
     if path.starts_with('[') {
-        path.to_string()
+        path
     } else {
-        path.rsplit('/').next().unwrap_or(path).to_string()
+        path.rsplit('/').next().unwrap_or(path)
     }
 }
 
@@ -195,122 +239,181 @@ fn callers(chain: &[u64], ip: u64) -> impl Iterator<Item = (u64, bool)> + '_ {
     })
 }
 
-/// Resolves addresses to (shared object, symbol), once per (pid, address).
+/// A resolved code location: shared object and symbol, interned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Location {
+    dso: u32,
+    sym: u32,
+    kernel: bool,
+    unresolved: bool,
+}
+
+/// Resolves addresses to locations, once per (process generation, address).
 struct Resolver<'k> {
     kernel: &'k KernelSymbols,
     dsos: DsoCache,
-    cache: HashMap<(i32, u64), (String, String, bool)>,
+    cache: FxHashMap<(i32, u32, u64), Location>,
+    names: Interner,
 }
 
 impl Resolver<'_> {
-    fn resolve(&mut self, state: &ProcessState, pid: i32, addr: u64, kernel_hint: bool) -> (String, String, bool) {
-        if let Some(hit) = self.cache.get(&(pid, addr)) {
-            return hit.clone();
+    fn resolve(&mut self, state: &ProcessState, pid: i32, addr: u64, kernel_hint: bool) -> Location {
+        let generation = state.generation.get(&pid).copied().unwrap_or(0);
+        if let Some(&hit) = self.cache.get(&(pid, generation, addr)) {
+            return hit;
         }
-        let resolved = if kernel_hint || addr >> 63 == 1 {
+        let (dso, sym, kernel, unresolved) = if kernel_hint || addr >> 63 == 1 {
             match self.kernel.lookup(addr) {
-                Some((name, dso)) => (dso, name.to_string(), true),
-                None => ("[kernel.kallsyms]".to_string(), format!("{addr:#x}"), true),
+                Some((name, dso)) => (dso, name.to_string(), true, false),
+                None => ("[kernel.kallsyms]".to_string(), format!("{addr:#x}"), true, true),
             }
         } else {
             match state.mapping(pid, addr) {
                 Some((start, mapping)) => {
+                    let path = state.strings.get(mapping.path);
                     let offset = addr - start + mapping.pgoff;
-                    let sym = self.dsos.get(&mapping.path).and_then(|e| e.lookup_file_offset(offset)).map(|(n, _)| n.to_string());
-                    (short_dso(&mapping.path), sym.unwrap_or_else(|| "[unknown]".into()), false)
+                    let sym = self.dsos.get(path).and_then(|e| e.lookup_file_offset(offset)).map(|(n, _)| n.to_string());
+                    let unresolved = sym.is_none();
+                    (short_dso(path).to_string(), sym.unwrap_or_else(|| "[unknown]".into()), false, unresolved)
                 }
-                None => ("[unknown]".to_string(), "[unknown]".to_string(), false),
+                None => ("[unknown]".to_string(), "[unknown]".to_string(), false, true),
             }
         };
-        self.cache.insert((pid, addr), resolved.clone());
-        resolved
+        let location = Location { dso: self.names.intern(&dso), sym: self.names.intern(&sym), kernel, unresolved };
+        self.cache.insert((pid, generation, addr), location);
+        location
     }
 }
 
-/// Builds the report of a recording.
-pub fn build(recording: &Recording, options: &ReportOptions) -> Report {
+/// A histogram key: one number per sort key (ids of interned strings,
+/// pids, CPUs), so keys hash and compare without allocating.
+type Key = [u64; 6];
+
+/// Counts for one key.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    period: u64,
+    children_period: u64,
+    samples: u64,
+}
+
+/// Builds the report of a recording, streaming it once.
+pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Report, AnalyzeError> {
     let kernel = KernelSymbols::parse(&recording.kallsyms);
-    let mut resolver = Resolver { kernel: &kernel, dsos: DsoCache::default(), cache: HashMap::new() };
+    let mut resolver = Resolver { kernel: &kernel, dsos: DsoCache::default(), cache: FxHashMap::default(), names: Interner::default() };
     let mut state = ProcessState::default();
     let events_len = recording.events.len();
-    let mut histograms: Vec<HashMap<Vec<String>, Row>> = vec![HashMap::new(); events_len];
+    let mut histograms: Vec<FxHashMap<Key, Counts>> = vec![FxHashMap::default(); events_len];
     let mut totals = vec![(0u64, 0u64); events_len];
-    let mut unresolved = 0;
-    let mut filtered_out = 0;
+    let (mut unresolved, mut filtered_out) = (0u64, 0u64);
     let children = options.children && recording.call_graph;
-    for item in &recording.items {
-        let Item::Sample(Sample { event, pid, tid, ip, period, cpu, kernel: in_kernel, time, ref callchain }) = *item else {
+    let sort = &options.sort;
+    let mut seen: Vec<Key> = Vec::new();
+    let key_for = |comm: u32, pid: i32, tid: i32, cpu: Option<u32>, loc: Location| -> Key {
+        let mut key = [0u64; 6];
+        for (slot, k) in key.iter_mut().zip(sort) {
+            *slot = match k {
+                SortKey::Comm => comm as u64,
+                SortKey::Pid => pid as u32 as u64 | (comm as u64) << 32,
+                SortKey::Tid => (pid as u32 as u64) << 32 | tid as u32 as u64,
+                SortKey::Dso => loc.dso as u64,
+                SortKey::Sym => loc.sym as u64 | (loc.dso as u64) << 32 | (loc.kernel as u64) << 63,
+                SortKey::Cpu => cpu.map_or(u64::MAX, u64::from),
+            };
+        }
+        key
+    };
+    let mut comm_placeholders: FxHashMap<i32, u32> = FxHashMap::default();
+    let stats = recording.for_each(|item| {
+        let Item::Sample(Sample { event, pid, tid, ip, period, cpu, kernel: in_kernel, time, callchain }) = *item else {
             state.apply(item);
-            continue;
+            return;
         };
         if !options.filter.passes_ids(pid, tid, cpu, time) {
             filtered_out += 1;
-            continue;
+            return;
         }
-        let comm = state.comms.get(&tid).cloned().unwrap_or_else(|| format!(":{tid}"));
-        let (dso, sym, kernel_frame) = resolver.resolve(&state, pid, ip, in_kernel);
-        let view = SampleView { comm: &comm, dso: &dso, sym: &sym, pid, tid, cpu, time };
-        if !options.filter.passes(&view) {
-            filtered_out += 1;
-            continue;
+        let comm = match state.comms.get(&tid) {
+            Some(&id) => id,
+            None => *comm_placeholders.entry(tid).or_insert_with(|| state.strings.intern(&format!(":{tid}"))),
+        };
+        let loc = resolver.resolve(&state, pid, ip, in_kernel);
+        if !options.filter.is_empty() {
+            let view = SampleView {
+                comm: state.strings.get(comm),
+                dso: resolver.names.get(loc.dso),
+                sym: resolver.names.get(loc.sym),
+                pid,
+                tid,
+                cpu,
+                time,
+            };
+            if !options.filter.passes(&view) {
+                filtered_out += 1;
+                return;
+            }
         }
-        if sym.starts_with("0x") || sym == "[unknown]" {
+        if loc.unresolved {
             unresolved += 1;
         }
-        let key_for = |dso: &str, sym: &str, kernel_frame: bool| -> Vec<String> {
-            options
-                .sort
-                .iter()
-                .map(|k| match k {
-                    SortKey::Comm => comm.clone(),
-                    SortKey::Pid => format!("{pid}:{comm}"),
-                    SortKey::Tid => format!("{pid}:{tid}"),
-                    SortKey::Dso => dso.to_string(),
-                    SortKey::Sym => format!("{} {sym}", if kernel_frame { "[k]" } else { "[.]" }),
-                    SortKey::Cpu => cpu.map_or("-".to_string(), |c| format!("{c:03}")),
-                })
-                .collect()
-        };
-        let self_key = key_for(&dso, &sym, kernel_frame);
+        let self_key = key_for(comm, pid, tid, cpu, loc);
         let histogram = &mut histograms[event];
-        let row = histogram.entry(self_key.clone()).or_insert_with(|| Row { keys: self_key.clone(), period: 0, children_period: 0, samples: 0 });
-        row.period += period;
-        row.samples += 1;
+        let counts = histogram.entry(self_key).or_default();
+        counts.period += period;
+        counts.samples += 1;
         if children {
             // Every distinct entry on the chain, the sample's own included,
             // is credited once per sample, so recursion does not count twice.
-            let mut seen: Vec<Vec<String>> = vec![self_key];
+            seen.clear();
+            seen.push(self_key);
             for (addr, kernel_frame) in callers(callchain, ip) {
-                let (dso, sym, kernel_frame) = resolver.resolve(&state, pid, addr, kernel_frame);
-                let key = key_for(&dso, &sym, kernel_frame);
+                let key = key_for(comm, pid, tid, cpu, resolver.resolve(&state, pid, addr, kernel_frame));
                 if !seen.contains(&key) {
                     seen.push(key);
                 }
             }
-            for key in seen {
-                histogram
-                    .entry(key.clone())
-                    .or_insert_with(|| Row { keys: key, period: 0, children_period: 0, samples: 0 })
-                    .children_period += period;
+            for key in &seen {
+                histogram.entry(*key).or_default().children_period += period;
             }
         } else {
-            row.children_period += period;
+            counts.children_period += period;
         }
         totals[event].0 += period;
         totals[event].1 += 1;
-    }
+    })?;
+
+    // Turn numeric keys back into text, once per row.
+    let text_of = |key: &Key| -> Vec<String> {
+        sort.iter()
+            .zip(key)
+            .map(|(k, &v)| match k {
+                SortKey::Comm => state.strings.get(v as u32).to_string(),
+                SortKey::Pid => format!("{}:{}", v as u32 as i32, state.strings.get((v >> 32) as u32)),
+                SortKey::Tid => format!("{}:{}", (v >> 32) as u32 as i32, v as u32 as i32),
+                SortKey::Dso => resolver.names.get(v as u32).to_string(),
+                SortKey::Sym => {
+                    let mark = if v >> 63 == 1 { "[k]" } else { "[.]" };
+                    format!("{mark} {}", resolver.names.get(v as u32))
+                }
+                SortKey::Cpu => if v == u64::MAX { "-".to_string() } else { format!("{v:03}") },
+            })
+            .collect()
+    };
     let events = recording
         .events
         .iter()
         .zip(histograms)
         .zip(totals)
         .map(|((name, histogram), (total_period, total_samples))| {
-            let mut rows: Vec<Row> = histogram.into_values().collect();
+            let mut rows: Vec<Row> = histogram
+                .iter()
+                .map(|(key, c)| Row { keys: text_of(key), period: c.period, children_period: c.children_period, samples: c.samples })
+                .collect();
             rows.sort_by(|a, b| {
                 (b.children_period, b.period).cmp(&(a.children_period, a.period)).then_with(|| a.keys.cmp(&b.keys))
             });
             EventReport { event: name.clone(), total_period, total_samples, rows }
         })
         .collect();
-    Report { sort: options.sort.clone(), events, children, unresolved, filtered_out, malformed: recording.malformed }
+    Ok(Report { sort: options.sort.clone(), events, children, unresolved, filtered_out, malformed: stats.malformed, lost: stats.lost })
 }

@@ -7,6 +7,7 @@
 //! that contains it and the next one, which bounds its size. Lines are
 //! written as they become needed, in /proc/kallsyms' own text format.
 
+use rustc_hash::FxHashSet;
 use std::collections::HashSet;
 
 /// /proc/kallsyms, indexed by address.
@@ -77,8 +78,60 @@ impl KallsymsIndex {
     }
 }
 
+/// The kernel addresses a recording has seen, checked for every kernel
+/// frame of every sample, so it must be cheap: a direct-mapped table of
+/// recent addresses answers most checks, a hash set the rest.
+#[derive(Debug)]
+pub struct AddressSet {
+    recent: Vec<u64>,
+    all: FxHashSet<u64>,
+}
+
+impl Default for AddressSet {
+    fn default() -> Self {
+        AddressSet { recent: vec![0; Self::RECENT], all: FxHashSet::default() }
+    }
+}
+
+impl AddressSet {
+    const RECENT: usize = 1 << 14;
+
+    /// Adds `addr`; true if it was not there before.
+    pub fn insert(&mut self, addr: u64) -> bool {
+        // Fibonacci hashing spreads nearby code addresses over the table.
+        let slot = (addr.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 50) as usize & (Self::RECENT - 1);
+        if self.recent[slot] == addr {
+            return false;
+        }
+        self.recent[slot] = addr;
+        self.all.insert(addr)
+    }
+
+    /// Addresses seen.
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    /// Whether none was seen.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn address_set_reports_each_address_once() {
+        let mut set = super::AddressSet::default();
+        assert!(set.insert(0xffff_ffff_8100_0000));
+        assert!(!set.insert(0xffff_ffff_8100_0000));
+        // Two addresses that collide in the recent table are still told apart.
+        let colliding = 0xffff_ffff_8100_0000u64 + 8;
+        assert!(set.insert(colliding));
+        assert!(!set.insert(0xffff_ffff_8100_0000));
+        assert_eq!(set.len(), 2);
+    }
+
     use super::*;
 
     #[test]

@@ -6,13 +6,13 @@
 //! drain of one CPU's buffer.
 
 use crate::format::records::{RecordLayout, RunStats, WalkItem};
-use crate::kallsyms::KallsymsIndex;
+use crate::kallsyms::{AddressSet, KallsymsIndex};
 use crate::format::writer::{FileWriter, Sink};
 use crate::format::{hex_encode, BuildId, ChunkKind, CpuTotals, EventMeta, SessionMeta, TrailerMeta, NO_CPU};
 use crate::procfs::{self, RecordSynthesizer};
 use crate::workload::Workload;
 use crate::{buildid, RecordError};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -114,9 +114,10 @@ struct CpuBuffer {
     totals: CpuTotals,
 }
 
-/// The kallsyms and modules text, read on a helper thread because
-/// /proc/kallsyms takes tens of milliseconds to generate.
-type KernelSnapshot = JoinHandle<(Vec<u8>, Vec<u8>)>;
+/// The kallsyms index and the modules text, read and indexed on a helper
+/// thread: /proc/kallsyms takes tens of milliseconds to generate and index,
+/// which the drain loop must not wait for.
+type KernelSnapshot = JoinHandle<(KallsymsIndex, Vec<u8>)>;
 
 /// An open recording.
 pub struct Session<S: Sink> {
@@ -129,7 +130,7 @@ pub struct Session<S: Sink> {
     /// Set once the kallsyms text has been read (not in ring mode, whose
     /// snapshot is written whole up front).
     kallsyms: Option<KallsymsIndex>,
-    kernel_addresses: HashSet<u64>,
+    kernel_addresses: AddressSet,
     unresolved_kernel_addresses: Vec<u64>,
     watched: Vec<i32>,
     enable_on_exec: bool,
@@ -392,14 +393,15 @@ impl<S: Sink> Session<S> {
         }
 
         let snapshot_thread = std::thread::spawn(|| {
-            (procfs::read_text(Path::new("/proc/kallsyms")), procfs::read_text(Path::new("/proc/modules")))
+            let kallsyms = KallsymsIndex::parse(procfs::read_text(Path::new("/proc/kallsyms")));
+            (kallsyms, procfs::read_text(Path::new("/proc/modules")))
         });
         let mut kernel_snapshot = Some(snapshot_thread);
         if options.ring_size.is_some() || options.full_kallsyms {
             // A ring's metadata must precede the ring, so wait for it here.
             if let Some(thread) = kernel_snapshot.take() {
-                let (kallsyms, modules) = thread.join().unwrap_or_default();
-                write_text_chunk(&mut writer, ChunkKind::Kallsyms, &kallsyms)?;
+                let (kallsyms, modules) = thread.join().unwrap_or_else(|_| (KallsymsIndex::parse(Vec::new()), Vec::new()));
+                write_text_chunk(&mut writer, ChunkKind::Kallsyms, kallsyms.full_text())?;
                 write_text_chunk(&mut writer, ChunkKind::Modules, &modules)?;
             }
         }
@@ -421,7 +423,7 @@ impl<S: Sink> Session<S> {
             mapped_paths,
             kernel_snapshot,
             kallsyms: None,
-            kernel_addresses: HashSet::new(),
+            kernel_addresses: AddressSet::default(),
             unresolved_kernel_addresses: Vec::new(),
             watched,
             enable_on_exec,
@@ -558,9 +560,9 @@ impl<S: Sink> Session<S> {
     /// indexes kallsyms so that only the symbols samples need are written.
     fn index_kernel_snapshot(&mut self) -> Result<(), RecordError> {
         let Some(thread) = self.kernel_snapshot.take() else { return Ok(()) };
-        let (kallsyms, modules) = thread.join().unwrap_or_default();
+        let (kallsyms, modules) = thread.join().unwrap_or_else(|_| (KallsymsIndex::parse(Vec::new()), Vec::new()));
         write_text_chunk(&mut self.writer, ChunkKind::Modules, &modules)?;
-        self.kallsyms = Some(KallsymsIndex::parse(kallsyms));
+        self.kallsyms = Some(kallsyms);
         Ok(())
     }
 

@@ -112,6 +112,8 @@ const MISC_CPUMODE_MASK: u16 = 7;
 const MISC_KERNEL: u16 = 1;
 /// Call-chain context markers are the top 4095 values of u64.
 const CONTEXT_MARKER_MIN: u64 = u64::MAX - 4094;
+/// `PERF_CONTEXT_USER`: the user-space part of a call chain follows.
+const CONTEXT_USER: u64 = -512i64 as u64;
 
 fn is_kernel_address(addr: u64) -> bool {
     // Kernel text lives in the upper half on every 64-bit architecture
@@ -197,12 +199,14 @@ fn notice_kernel_addresses<'a>(record: &RawRecord<'a>, layout: &RecordLayout, no
     }
     let Some(at) = layout.sample_callchain_offset else { return };
     let Some(nr) = record.u64_at(at) else { return };
+    // The kernel part of a chain comes first; the user part (after the
+    // PERF_CONTEXT_USER marker) has no kernel addresses, so stop there.
     // Bounded by the record's size: u64_at fails past the end.
     for i in 0..nr.min(record.bytes.len() as u64 / 8) as usize {
         match record.u64_at(at + 8 + i * 8) {
+            Some(CONTEXT_USER) | None => break,
             Some(addr) if is_kernel_address(addr) => notice(WalkItem::KernelAddress(addr)),
             Some(_) => {}
-            None => break,
         }
     }
 }

@@ -488,3 +488,68 @@ fn root_report_of_perf_data_matches_perf_report() {
         assert!((mine.0 - pct).abs() <= 0.01 + 1e-9, "{comm} {dso} {sym}: perf {pct}%, strobe {}%", mine.0);
     }
 }
+
+/// `hot_a` and `hot_b` shares from `report --no-children --sort sym` text.
+fn hot_shares(text: &str) -> (f64, f64) {
+    let share = |sym: &str| -> f64 {
+        text.lines()
+            .find(|l| l.trim_end().ends_with(&format!("[.] {sym}")))
+            .and_then(|l| l.trim().split('%').next()?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no row for {sym} in:\n{text}"))
+    };
+    (share("hot_a"), share("hot_b"))
+}
+
+#[test]
+fn root_stripped_binary_resolves_through_its_debug_file_and_perf_recordings_split_right() {
+    if !have_root("stripped") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("stripped");
+    let cpu_bound = workload("cpu_bound");
+    let stripped = dir.join("cpu_bound");
+    let debug = dir.join("cpu_bound.debug");
+    let ok = |cmd: &mut Command| assert!(run(cmd).status.success(), "{cmd:?} failed");
+    ok(Command::new("objcopy").arg("--only-keep-debug").arg(&cpu_bound).arg(&debug));
+    ok(Command::new("objcopy").arg("--strip-all").arg(&cpu_bound).arg(&stripped));
+    let build_id: String = {
+        use object::Object;
+        let data = std::fs::read(&stripped).unwrap();
+        let elf = object::File::parse(&*data).unwrap();
+        elf.build_id().unwrap().expect("the workload has a build-id").iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let debug_dir = std::path::PathBuf::from(format!("/usr/lib/debug/.build-id/{}", &build_id[..2]));
+    let installed = debug_dir.join(format!("{}.debug", &build_id[2..]));
+    std::fs::remove_file(&installed).ok();
+
+    let report_of = |binary: &std::path::Path, name: &str| -> String {
+        let data = dir.join(name);
+        let out = run(strobe().args(["record", "-q", "-o"]).arg(&data).arg("--").arg(binary).arg("0.5"));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = run(strobe().args(["report", "--no-children", "--sort", "sym", "-i"]).arg(&data));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Without its debug file, the stripped binary has no symbols to show.
+    let bare = report_of(&stripped, "bare.data");
+    assert!(!bare.contains("hot_a"), "the stripped binary resolved without its debug file:\n{bare}");
+
+    std::fs::create_dir_all(&debug_dir).unwrap();
+    std::fs::copy(&debug, &installed).unwrap();
+    let stripped_text = report_of(&stripped, "stripped.data");
+    let unstripped_text = report_of(&cpu_bound, "unstripped.data");
+    std::fs::remove_file(&installed).ok();
+    let (a, b) = hot_shares(&stripped_text);
+    let (ua, ub) = hot_shares(&unstripped_text);
+    assert!((a - 70.0).abs() < 3.0 && (b - 30.0).abs() < 3.0, "stripped: {a}/{b}\n{stripped_text}");
+    assert!((ua - 70.0).abs() < 3.0 && (ub - 30.0).abs() < 3.0, "unstripped: {ua}/{ub}");
+
+    // The same split on perf's own recording of the workload.
+    let perf_data = dir.join("perf.data");
+    let out = run(Command::new("perf").args(["record", "-q", "-F", "4000", "-o"]).arg(&perf_data).arg("--").arg(&cpu_bound).arg("0.5"));
+    assert!(out.status.success(), "perf record failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = run(strobe().args(["report", "--no-children", "--sort", "sym", "-i"]).arg(&perf_data));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (pa, pb) = hot_shares(&text);
+    assert!((pa - 70.0).abs() < 3.0 && (pb - 30.0).abs() < 3.0, "perf's recording: {pa}/{pb}\n{text}");
+}

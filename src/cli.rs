@@ -58,9 +58,19 @@ pub struct ReportArgs {
     /// Show only Self, even when the recording has call chains.
     #[arg(long = "no-children")]
     pub no_children: bool,
+    /// Call-graph trees under each row: ORDER[,MIN_PERCENT], ORDER being
+    /// callee (from the sampled function out to its callers) or caller, or
+    /// `none`. Text output shows them by default when the recording has call
+    /// chains (callee,0.5), as perf does; JSON only when asked.
+    #[arg(short = 'g', long = "call-graph", value_name = "ORDER[,MIN]", num_args = 0..=1, default_missing_value = "callee")]
+    pub call_graph: Option<String>,
     /// Print JSON (schema in the book) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// With filters: percentages of all samples (absolute, as perf) or of
+    /// the samples that passed (relative).
+    #[arg(long, value_name = "absolute|relative", default_value = "absolute", value_parser = ["absolute", "relative"])]
+    pub percentage: String,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use std::io::Write;
 use strobe_analyze::filter::Filter;
-use strobe_analyze::report::{self, Report, ReportOptions, SortKey};
+use strobe_analyze::report::{self, CallGraphOptions, CallNode, CallOrder, Report, ReportOptions, SortKey};
 use std::path::{Path, PathBuf};
 
 use strobe_analyze::input::{self, Item, Recording};
@@ -22,6 +22,7 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     // SAFETY: a read-only private mapping; strobe never writes a file it reads.
     let map = unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
     let strobe_file;
+    let mut strobe_trailer_lost = None;
     let recording = if input::is_perf_data(&map) {
         // perf.data keeps no kallsyms snapshot; perf itself reads the live
         // one (or its build-id cache), so do the same.
@@ -32,6 +33,8 @@ pub fn run(args: ReportArgs) -> Result<i32> {
         if let Some(r) = &strobe_file.recovery {
             eprintln!("strobe: {} was not finished ({}); reading the {} chunks recovered", path.display(), r.reason, r.chunks_found);
         }
+        strobe_trailer_lost =
+            strobe_file.trailer.as_ref().map(|t| t.cpus.iter().map(|c| c.lost_events + c.lost_samples).sum());
         Recording::from_strobe(&strobe_file)?
     };
     let origin = match recording.start_time {
@@ -41,9 +44,12 @@ pub fn run(args: ReportArgs) -> Result<i32> {
         None => 0,
     };
     let filter = Filter::new(&args.filter.spec(), origin)?;
-    let options = ReportOptions { sort, children: !args.no_children, filter };
+    let call_graph = call_graph_options(args.call_graph.as_deref(), args.json)?;
+    let options = ReportOptions { sort, children: !args.no_children, filter, call_graph };
     let report = report::build(&recording, &options)?;
-    let lost = report.lost;
+    // A finished strobe file's trailer counts both kinds of loss over the
+    // whole recording; otherwise count the loss records streamed.
+    let lost = strobe_trailer_lost.unwrap_or(report.lost);
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report_json(&report, lost, &args))?;
@@ -51,10 +57,80 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     } else {
         print_report(&mut out, &report, lost, &args)?;
     }
+    for path in &report.stale_files {
+        eprintln!("strobe: {path} changed since the recording (its build-id differs); its samples show as [unknown]");
+    }
     if report.malformed > 0 {
         eprintln!("strobe: skipped {} malformed records or damaged chunks", report.malformed);
     }
     Ok(0)
+}
+
+/// Parses `-g ORDER[,MIN]`; no `-g` means trees in text output only.
+fn call_graph_options(spec: Option<&str>, json: bool) -> Result<Option<CallGraphOptions>> {
+    let spec = match spec {
+        Some(spec) => spec,
+        None if json => return Ok(None),
+        None => "callee",
+    };
+    if spec == "none" {
+        return Ok(None);
+    }
+    let (order, min) = spec.split_once(',').unwrap_or((spec, "0.5"));
+    let order = match order {
+        "callee" | "graph" => CallOrder::Callee,
+        "caller" => CallOrder::Caller,
+        other => anyhow::bail!("-g {other}: the order is callee or caller (or none)"),
+    };
+    let min_percent: f64 = min
+        .parse()
+        .ok()
+        .filter(|m: &f64| (0.0..=100.0).contains(m))
+        .with_context(|| format!("-g {spec}: the minimum is a percentage such as 0.5"))?;
+    Ok(Some(CallGraphOptions { order, min_percent }))
+}
+
+/// Writes a call-graph tree under a row, in perf's --stdio shape.
+fn print_tree(out: &mut impl Write, root: &CallNode, total: u64) -> std::io::Result<()> {
+    const BASE: &str = "            ";
+    if root.children.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{BASE}|")?;
+    match root.children.as_slice() {
+        [only] => {
+            writeln!(out, "{BASE}---{}", only.frame)?;
+            print_continuation(out, only, &format!("{BASE}   "), total)?;
+        }
+        kids => print_branches(out, kids, BASE, total)?,
+    }
+    writeln!(out)
+}
+
+/// The frames under `node` that continue its line (a single visible next
+/// frame; branches below the minimum are not shown), then its branches.
+fn print_continuation(out: &mut impl Write, node: &CallNode, indent: &str, total: u64) -> std::io::Result<()> {
+    let mut node = node;
+    while let [only] = node.children.as_slice() {
+        writeln!(out, "{indent}{}", only.frame)?;
+        node = only;
+    }
+    if node.children.is_empty() {
+        return Ok(());
+    }
+    print_branches(out, &node.children, indent, total)
+}
+
+fn print_branches(out: &mut impl Write, kids: &[CallNode], indent: &str, total: u64) -> std::io::Result<()> {
+    for (i, kid) in kids.iter().enumerate() {
+        let last = i + 1 == kids.len();
+        let head = format!("--{:.2}%--", percent(kid.period, total));
+        writeln!(out, "{indent}|")?;
+        writeln!(out, "{indent}{}{head}{}", if last { " " } else { "|" }, kid.frame)?;
+        let next = format!("{indent}{}{}", if last { " " } else { "|" }, " ".repeat(head.len()));
+        print_continuation(out, kid, &next, total)?;
+    }
+    Ok(())
 }
 
 /// The time of a recording's first sample (a pass over it).
@@ -68,19 +144,23 @@ fn first_sample_time(recording: &Recording<'_>) -> Result<u64> {
     Ok(first.unwrap_or(0))
 }
 
-/// `4K`-style counts, as perf prints the sample total.
-fn short_count(n: u64) -> String {
-    if n >= 10_000_000 {
-        format!("{}M", n / 1_000_000)
-    } else if n >= 10_000 {
-        format!("{}K", n / 1000)
-    } else {
-        n.to_string()
+/// `4K`-style counts, exactly as perf abbreviates the sample total: divide
+/// by 1000 while the quotient is above 1.
+fn short_count(mut n: u64) -> String {
+    let mut unit = 0;
+    while n / 1000 > 1 && unit < 3 {
+        n /= 1000;
+        unit += 1;
+    }
+    match unit {
+        0 => n.to_string(),
+        u => format!("{n}{}", ['K', 'M', 'G'][u - 1]),
     }
 }
 
 fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportArgs) -> std::io::Result<()> {
-    for event in &report.events {
+    for event in report.events.iter().filter(|e| e.total_samples > 0) {
+        let total = denominator(event, args);
         writeln!(out, "# Samples: {} of event '{}'", short_count(event.total_samples), event.event)?;
         writeln!(out, "# Event count (approx.): {}", event.total_period)?;
         if lost > 0 {
@@ -90,7 +170,7 @@ fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportA
         let rows: Vec<_> = event
             .rows
             .iter()
-            .filter(|r| percent(r.children_period.max(r.period), event.total_period) >= args.percent_limit)
+            .filter(|r| percent(r.children_period.max(r.period), total) >= args.percent_limit)
             .collect();
         let mut widths: Vec<usize> = report.sort.iter().map(|k| k.header().len()).collect();
         for row in &rows {
@@ -124,13 +204,9 @@ fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportA
         writeln!(out, "#")?;
         for row in rows {
             let mut line = if report.children {
-                format!(
-                    "{:>9.2}%  {:>7.2}%",
-                    percent(row.children_period, event.total_period),
-                    percent(row.period, event.total_period)
-                )
+                format!("{:>9.2}%  {:>7.2}%", percent(row.children_period, total), percent(row.period, total))
             } else {
-                format!("{:>9.2}%", percent(row.period, event.total_period))
+                format!("{:>9.2}%", percent(row.period, total))
             };
             if args.show_samples {
                 line.push_str(&format!("  {:>12}", row.samples));
@@ -144,6 +220,9 @@ fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportA
                 }
             }
             writeln!(out, "{line}")?;
+            if let Some(tree) = &row.call_tree {
+                print_tree(out, tree, total)?;
+            }
         }
         writeln!(out)?;
     }
@@ -161,21 +240,25 @@ fn report_json(report: &Report, lost: u64, args: &ReportArgs) -> serde_json::Val
         .events
         .iter()
         .map(|event| {
+            let total = denominator(event, args);
             let rows: Vec<serde_json::Value> = event
                 .rows
                 .iter()
-                .filter(|r| percent(r.children_period.max(r.period), event.total_period) >= args.percent_limit)
+                .filter(|r| percent(r.children_period.max(r.period), total) >= args.percent_limit)
                 .map(|row| {
                     let mut obj = serde_json::Map::new();
                     for (name, value) in keys.iter().zip(&row.keys) {
                         obj.insert((*name).to_string(), json!(value));
                     }
-                    obj.insert("self_percent".into(), json!(percent(row.period, event.total_period)));
+                    obj.insert("self_percent".into(), json!(percent(row.period, total)));
                     obj.insert("self_period".into(), json!(row.period));
                     obj.insert("samples".into(), json!(row.samples));
                     if report.children {
-                        obj.insert("children_percent".into(), json!(percent(row.children_period, event.total_period)));
+                        obj.insert("children_percent".into(), json!(percent(row.children_period, total)));
                         obj.insert("children_period".into(), json!(row.children_period));
+                    }
+                    if let Some(tree) = &row.call_tree {
+                        obj.insert("call_tree".into(), tree_json(tree));
                     }
                     serde_json::Value::Object(obj)
                 })
@@ -197,6 +280,24 @@ fn report_json(report: &Report, lost: u64, args: &ReportArgs) -> serde_json::Val
         "filtered_out_samples": report.filtered_out,
         "events": events,
     })
+}
+
+fn tree_json(node: &CallNode) -> serde_json::Value {
+    json!({
+        "frame": node.frame,
+        "period": node.period,
+        "children": node.children.iter().map(tree_json).collect::<Vec<_>>(),
+    })
+}
+
+/// What percentages divide by: all samples' period (absolute, perf's
+/// default) or only the period of the samples the filter passed.
+fn denominator(event: &strobe_analyze::report::EventReport, args: &ReportArgs) -> u64 {
+    if args.percentage == "relative" {
+        event.total_period
+    } else {
+        event.unfiltered_period
+    }
 }
 
 fn percent(part: u64, total: u64) -> f64 {

@@ -553,3 +553,33 @@ fn root_stripped_binary_resolves_through_its_debug_file_and_perf_recordings_spli
     let (pa, pb) = hot_shares(&text);
     assert!((pa - 70.0).abs() < 3.0 && (pb - 30.0).abs() < 3.0, "perf's recording: {pa}/{pb}\n{text}");
 }
+
+#[test]
+fn root_call_graph_shows_inlined_frames_with_source_lines() {
+    if !have_root("inline") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("inline");
+    let cpu_bound = workload("cpu_bound");
+    let data = dir.join("i.data");
+    let out = run(strobe().args(["record", "-g", "-q", "-o"]).arg(&data).arg("--").arg(&cpu_bound).arg("0.5"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // burn() is a static inline function that -O2 inlines into hot_a and hot_b.
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/workloads/cpu_bound.c")).unwrap();
+    let burn_body = source.lines().position(|l| l.contains("burn(")).expect("burn is defined") + 1;
+    let out = run(strobe().args(["report", "--no-children", "-g", "callee", "-i"]).arg(&data));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let under_hot_a: Vec<&str> = text.lines().skip_while(|l| !l.ends_with("[.] hot_a")).skip(1).take(8).collect();
+    let inline_line = under_hot_a.iter().find(|l| l.contains("burn (inlined) cpu_bound.c:")).unwrap_or_else(|| panic!("no inlined burn frame under hot_a:\n{text}"));
+    let line: usize = inline_line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    assert!(line > burn_body && line < burn_body + 15, "burn's source line {line} is not in its body (from line {burn_body})");
+    let after = under_hot_a.iter().position(|l| l.contains("burn (inlined)")).unwrap();
+    assert!(under_hot_a[after + 1].trim() == "hot_a" && under_hot_a[after + 2].trim() == "caller_a", "{under_hot_a:#?}");
+
+    // In caller order the tree starts at the outermost frame.
+    let out = run(strobe().args(["report", "--no-children", "-g", "caller,0", "-i"]).arg(&data));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().skip_while(|l| !l.ends_with("[.] hot_a")).find(|l| l.contains("---")).unwrap();
+    assert!(!first.contains("burn"), "caller order starts from the outside: {first}");
+}

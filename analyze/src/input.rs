@@ -116,6 +116,8 @@ pub struct Recording<'a> {
     pub call_graph: bool,
     /// The time of the first record, when known without reading them all.
     pub start_time: Option<u64>,
+    /// Build-ids of the files the recording mapped, by path, as recorded.
+    pub build_ids: std::collections::HashMap<String, Vec<u8>>,
     data: Data<'a>,
 }
 
@@ -179,6 +181,21 @@ fn emit(record: EventRecord<'_>, event: usize, cpu: Option<u32>, time: u64, chai
     }
 }
 
+/// `PERF_RECORD_LOST_SAMPLES`, which the record parser leaves raw.
+const LOST_SAMPLES: u32 = 13;
+
+/// Events a LOST or LOST_SAMPLES record reports lost.
+fn lost_in(record: &EventRecord<'_>) -> u64 {
+    match record {
+        EventRecord::Lost(l) => l.count,
+        EventRecord::Raw(raw) if raw.record_type.0 == LOST_SAMPLES => {
+            let bytes = raw.data.as_slice();
+            bytes.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
 /// The chunks of one CPU, read one after another.
 struct CpuCursor<'a> {
     chunks: Vec<ChunkRef>,
@@ -227,6 +244,12 @@ impl<'a> Recording<'a> {
             kallsyms: file.kallsyms(),
             call_graph: file.session.call_graph,
             start_time: file.totals().time_start,
+            build_ids: file
+                .trailer
+                .iter()
+                .flat_map(|t| &t.build_ids)
+                .filter_map(|b| Some((b.path.clone(), strobe_record::format::hex_decode(&b.build_id)?)))
+                .collect(),
             data: Data::Strobe { file, decoder },
         })
     }
@@ -239,7 +262,16 @@ impl<'a> Recording<'a> {
         let events = attributes.iter().enumerate().map(|(i, a)| a.name.clone().unwrap_or_else(|| format!("event{i}"))).collect();
         let call_graph = attributes.iter().any(|a| a.attr.sample_format.contains(linux_perf_event_reader::SampleFormat::CALLCHAIN));
         let start_time = reader.perf_file.sample_time_range().ok().flatten().map(|r| r.first_sample_time);
-        Ok(Recording { source: Source::PerfData, events, kallsyms, call_graph, start_time, data: Data::Perf { bytes } })
+        let build_ids = reader
+            .perf_file
+            .build_ids()
+            .map(|ids| {
+                ids.into_values()
+                    .filter_map(|info| Some((String::from_utf8(info.path).ok()?, info.build_id)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Recording { source: Source::PerfData, events, kallsyms, call_graph, start_time, build_ids, data: Data::Perf { bytes } })
     }
 
     /// Calls `f` with every item, in time order.
@@ -281,9 +313,7 @@ fn stream_strobe<'a>(file: &StrobeFile<'a>, decoder: &Decoder, f: &mut dyn FnMut
         let len = record.bytes.len();
         match decoder.decode(&record, cpu) {
             Some(decoded) => {
-                if let EventRecord::Lost(l) = &decoded.record {
-                    stats.lost += l.count;
-                }
+                stats.lost += lost_in(&decoded.record);
                 emit(decoded.record, decoded.event, decoded.cpu, decoded.time.unwrap_or(time), &mut chain, f);
             }
             None => stats.malformed += 1,
@@ -316,8 +346,10 @@ fn stream_perf_data(bytes: &[u8], f: &mut dyn FnMut(&Item<'_>)) -> Result<Stream
         let PerfFileRecord::EventRecord { attr_index, record } = record else { continue };
         let time = record.timestamp().unwrap_or(0);
         match record.parse() {
-            Ok(EventRecord::Lost(l)) => stats.lost += l.count,
-            Ok(parsed) => emit(parsed, attr_index, None, time, &mut chain, f),
+            Ok(parsed) => {
+                stats.lost += lost_in(&parsed);
+                emit(parsed, attr_index, None, time, &mut chain, f)
+            }
             Err(_) => stats.malformed += 1,
         }
     }

@@ -77,6 +77,38 @@ pub struct ReportOptions {
     pub children: bool,
     /// Which samples count.
     pub filter: Filter,
+    /// Build the call-graph tree of each row's samples.
+    pub call_graph: Option<CallGraphOptions>,
+}
+
+/// Which way call-graph trees grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOrder {
+    /// From the sampled function out to its callers (perf's `callee`).
+    Callee,
+    /// From the outermost caller in to the sampled function.
+    Caller,
+}
+
+/// How call-graph trees are built.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallGraphOptions {
+    /// Tree direction.
+    pub order: CallOrder,
+    /// Branches below this percentage of the event's period are left out.
+    pub min_percent: f64,
+}
+
+/// A node of a call-graph tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallNode {
+    /// The frame: a function, marked `(inlined)` with its source line when
+    /// it was inlined into the next frame.
+    pub frame: String,
+    /// Summed period of the samples through this node.
+    pub period: u64,
+    /// Next frames, highest period first.
+    pub children: Vec<CallNode>,
 }
 
 /// One line of the histogram.
@@ -91,6 +123,9 @@ pub struct Row {
     pub children_period: u64,
     /// Number of samples taken in this entry.
     pub samples: u64,
+    /// The call chains of those samples, merged into a tree whose root is
+    /// an unnamed node (with call-graph output).
+    pub call_tree: Option<CallNode>,
 }
 
 /// The histogram of one event.
@@ -102,6 +137,8 @@ pub struct EventReport {
     pub total_period: u64,
     /// Its samples.
     pub total_samples: u64,
+    /// Total period before the filter: what `--percentage absolute` divides by.
+    pub unfiltered_period: u64,
     /// Rows, highest period first.
     pub rows: Vec<Row>,
 }
@@ -124,6 +161,9 @@ pub struct Report {
     pub malformed: u64,
     /// Events reported lost by LOST records.
     pub lost: u64,
+    /// Files whose build-id differs from the recorded one (rebuilt since);
+    /// their samples show as `[unknown]`.
+    pub stale_files: Vec<String>,
 }
 
 /// A mapping in a process, its path interned.
@@ -254,9 +294,45 @@ struct Resolver<'k> {
     dsos: DsoCache,
     cache: FxHashMap<(i32, u32, u64), Location>,
     names: Interner,
+    frame_cache: FxHashMap<(i32, u32, u64), (usize, usize)>,
+    frame_store: Vec<u32>,
 }
 
 impl Resolver<'_> {
+    /// The frames to show for an address in a call graph, innermost first:
+    /// inlined functions (with their source lines), then the function.
+    /// Interned, and cached per (process generation, address).
+    fn frames(&mut self, state: &ProcessState, pid: i32, addr: u64, kernel_hint: bool, out: &mut Vec<u32>) {
+        let generation = state.generation.get(&pid).copied().unwrap_or(0);
+        if let Some(range) = self.frame_cache.get(&(pid, generation, addr)) {
+            out.extend_from_slice(&self.frame_store[range.0..range.1]);
+            return;
+        }
+        let start = self.frame_store.len();
+        let location = self.resolve(state, pid, addr, kernel_hint);
+        if !location.kernel {
+            if let Some((map_start, mapping)) = state.mapping(pid, addr) {
+                let path = state.strings.get(mapping.path).to_string();
+                let frames = self.dsos.source_frames(&path, addr - map_start + mapping.pgoff);
+                if frames.len() > 1 {
+                    for frame in &frames[..frames.len() - 1] {
+                        let text = match &frame.srcline {
+                            Some(line) => format!("{} (inlined) {line}", frame.function),
+                            None => format!("{} (inlined)", frame.function),
+                        };
+                        let id = self.names.intern(&text);
+                        self.frame_store.push(id);
+                    }
+                }
+            }
+        }
+        // The outermost frame is named by the symbol table, as rows are.
+        self.frame_store.push(location.sym);
+        let end = self.frame_store.len();
+        self.frame_cache.insert((pid, generation, addr), (start, end));
+        out.extend_from_slice(&self.frame_store[start..end]);
+    }
+
     fn resolve(&mut self, state: &ProcessState, pid: i32, addr: u64, kernel_hint: bool) -> Location {
         let generation = state.generation.get(&pid).copied().unwrap_or(0);
         if let Some(&hit) = self.cache.get(&(pid, generation, addr)) {
@@ -285,26 +361,76 @@ impl Resolver<'_> {
     }
 }
 
+/// A call-graph tree under construction; node 0 is the root.
+#[derive(Debug, Clone, Default)]
+struct TreeBuilder {
+    nodes: Vec<(u32, u64, FxHashMap<u32, usize>)>,
+}
+
+impl TreeBuilder {
+    fn add(&mut self, frames: &[u32], period: u64) {
+        if self.nodes.is_empty() {
+            self.nodes.push((u32::MAX, 0, FxHashMap::default()));
+        }
+        let mut node = 0;
+        self.nodes[0].1 += period;
+        for &frame in frames {
+            let next = match self.nodes[node].2.get(&frame) {
+                Some(&next) => next,
+                None => {
+                    let next = self.nodes.len();
+                    self.nodes.push((frame, 0, FxHashMap::default()));
+                    self.nodes[node].2.insert(frame, next);
+                    next
+                }
+            };
+            self.nodes[next].1 += period;
+            node = next;
+        }
+    }
+
+    fn finish(&self, node: usize, min_period: u64, name: &dyn Fn(u32) -> String) -> CallNode {
+        let (frame, period, children) = &self.nodes[node];
+        let mut kids: Vec<CallNode> = children
+            .values()
+            .filter(|&&c| self.nodes[c].1 >= min_period)
+            .map(|&c| self.finish(c, min_period, name))
+            .collect();
+        kids.sort_by(|a, b| b.period.cmp(&a.period).then_with(|| a.frame.cmp(&b.frame)));
+        CallNode { frame: if *frame == u32::MAX { String::new() } else { name(*frame) }, period: *period, children: kids }
+    }
+}
+
 /// A histogram key: one number per sort key (ids of interned strings,
 /// pids, CPUs), so keys hash and compare without allocating.
 type Key = [u64; 6];
 
 /// Counts for one key.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Counts {
     period: u64,
     children_period: u64,
     samples: u64,
+    tree: TreeBuilder,
 }
 
 /// Builds the report of a recording, streaming it once.
 pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Report, AnalyzeError> {
     let kernel = KernelSymbols::parse(&recording.kallsyms);
-    let mut resolver = Resolver { kernel: &kernel, dsos: DsoCache::default(), cache: FxHashMap::default(), names: Interner::default() };
+    let mut resolver = Resolver {
+        kernel: &kernel,
+        dsos: DsoCache::with_build_ids(recording.build_ids.clone()),
+        cache: FxHashMap::default(),
+        names: Interner::default(),
+        frame_cache: FxHashMap::default(),
+        frame_store: Vec::new(),
+    };
+    let mut frames: Vec<u32> = Vec::new();
     let mut state = ProcessState::default();
     let events_len = recording.events.len();
     let mut histograms: Vec<FxHashMap<Key, Counts>> = vec![FxHashMap::default(); events_len];
     let mut totals = vec![(0u64, 0u64); events_len];
+    let mut all_periods = vec![0u64; events_len];
     let (mut unresolved, mut filtered_out) = (0u64, 0u64);
     let children = options.children && recording.call_graph;
     let sort = &options.sort;
@@ -329,12 +455,17 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
             state.apply(item);
             return;
         };
+        all_periods[event] += period;
         if !options.filter.passes_ids(pid, tid, cpu, time) {
             filtered_out += 1;
             return;
         }
-        let comm = match state.comms.get(&tid) {
+        // A thread started before the recording could see it has no COMM
+        // of its own; it has its process's name.
+        let comm = match state.comms.get(&tid).or_else(|| state.comms.get(&pid)) {
             Some(&id) => id,
+            // The idle task has no COMM record; perf calls it swapper.
+            None if tid == 0 => *comm_placeholders.entry(0).or_insert_with(|| state.strings.intern("swapper")),
             None => *comm_placeholders.entry(tid).or_insert_with(|| state.strings.intern(&format!(":{tid}"))),
         };
         let loc = resolver.resolve(&state, pid, ip, in_kernel);
@@ -357,6 +488,17 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
             unresolved += 1;
         }
         let self_key = key_for(comm, pid, tid, cpu, loc);
+        if let Some(graph) = options.call_graph.filter(|_| recording.call_graph) {
+            frames.clear();
+            resolver.frames(&state, pid, ip, in_kernel, &mut frames);
+            for (addr, kernel_frame) in callers(callchain, ip) {
+                resolver.frames(&state, pid, addr, kernel_frame, &mut frames);
+            }
+            if graph.order == CallOrder::Caller {
+                frames.reverse();
+            }
+            histograms[event].entry(self_key).or_default().tree.add(&frames, period);
+        }
         let histogram = &mut histograms[event];
         let counts = histogram.entry(self_key).or_default();
         counts.period += period;
@@ -404,16 +546,37 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
         .iter()
         .zip(histograms)
         .zip(totals)
-        .map(|((name, histogram), (total_period, total_samples))| {
+        .zip(all_periods)
+        .map(|(((name, histogram), (total_period, total_samples)), unfiltered_period)| {
+            let min_period = options
+                .call_graph
+                .map_or(0, |g| (g.min_percent / 100.0 * unfiltered_period as f64).ceil() as u64);
+            let frame_name = |id: u32| resolver.names.get(id).to_string();
             let mut rows: Vec<Row> = histogram
                 .iter()
-                .map(|(key, c)| Row { keys: text_of(key), period: c.period, children_period: c.children_period, samples: c.samples })
+                .map(|(key, c)| Row {
+                    keys: text_of(key),
+                    period: c.period,
+                    children_period: c.children_period,
+                    samples: c.samples,
+                    call_tree: (!c.tree.nodes.is_empty()).then(|| c.tree.finish(0, min_period, &frame_name)),
+                })
                 .collect();
             rows.sort_by(|a, b| {
                 (b.children_period, b.period).cmp(&(a.children_period, a.period)).then_with(|| a.keys.cmp(&b.keys))
             });
-            EventReport { event: name.clone(), total_period, total_samples, rows }
+            EventReport { event: name.clone(), total_period, total_samples, unfiltered_period, rows }
         })
         .collect();
-    Ok(Report { sort: options.sort.clone(), events, children, unresolved, filtered_out, malformed: stats.malformed, lost: stats.lost })
+    let stale_files = std::mem::take(&mut resolver.dsos.stale);
+    Ok(Report {
+        sort: options.sort.clone(),
+        events,
+        children,
+        unresolved,
+        filtered_out,
+        malformed: stats.malformed,
+        lost: stats.lost,
+        stale_files,
+    })
 }

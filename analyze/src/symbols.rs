@@ -4,7 +4,7 @@
 //! Lookups are cached per DSO: a file is opened and its symbols sorted once,
 //! however many samples fall in it.
 
-use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SymbolKind};
 use std::collections::HashMap;
 
 /// A sorted table of symbols, looked up by address.
@@ -184,12 +184,25 @@ pub struct ElfSymbols {
 fn function_symbols(elf: &object::File<'_>) -> Vec<SymbolEntry> {
     let mut entries = Vec::new();
     for sym in elf.symbols().chain(elf.dynamic_symbols()) {
-        if sym.kind() != SymbolKind::Text || sym.address() == 0 {
+        if sym.address() == 0 {
+            continue;
+        }
+        // Functions, and (as perf takes them) untyped labels in code
+        // sections, such as hand-written assembly entry points.
+        let in_code = || match sym.section() {
+            object::SymbolSection::Section(index) => {
+                elf.section_by_index(index).is_ok_and(|s| s.kind() == object::SectionKind::Text)
+            }
+            _ => false,
+        };
+        let is_code = sym.kind() == SymbolKind::Text || (sym.kind() == SymbolKind::Unknown && in_code());
+        if !is_code {
             continue;
         }
         let Ok(name) = sym.name() else { continue };
-        // Versioned dynamic names (`write@@GLIBC_2.2.5`) name the same function.
-        let name = name.split('@').next().unwrap_or(name);
+        if name.is_empty() {
+            continue;
+        }
         let binding = if sym.is_weak() {
             Binding::Weak
         } else if sym.is_global() {
@@ -247,13 +260,18 @@ impl ElfSymbols {
         Some(ElfSymbols { table: SymbolTable::new(symbols), segments })
     }
 
-    /// The symbol for a file offset (what a mapping's `pgoff` gives).
-    pub fn lookup_file_offset(&self, offset: u64) -> Option<(&str, u64)> {
+    /// The ELF virtual address of a file offset (what a mapping's `pgoff` gives).
+    pub fn file_offset_to_address(&self, offset: u64) -> Option<u64> {
         let &(seg_offset, _, vaddr) = self
             .segments
             .iter()
             .find(|&&(o, size, _)| (o..o + size).contains(&offset))?;
-        self.table.lookup(offset - seg_offset + vaddr)
+        Some(offset - seg_offset + vaddr)
+    }
+
+    /// The symbol for a file offset.
+    pub fn lookup_file_offset(&self, offset: u64) -> Option<(&str, u64)> {
+        self.table.lookup(self.file_offset_to_address(offset)?)
     }
 }
 
@@ -263,15 +281,78 @@ fn map_file(path: &str) -> Option<memmap2::Mmap> {
     unsafe { memmap2::Mmap::map(&file) }.ok()
 }
 
-/// ELF symbol tables by path, loaded on first use.
-#[derive(Debug, Default)]
+/// One frame of source-level call stack at an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFrame {
+    /// Function name, demangled.
+    pub function: String,
+    /// `file:line`, when DWARF has it.
+    pub srcline: Option<String>,
+    /// Whether this frame was inlined into the next one.
+    pub inlined: bool,
+}
+
+/// ELF symbol tables (and, on demand, DWARF line tables) by path, each
+/// loaded on first use.
+#[derive(Default)]
 pub struct DsoCache {
+    /// Build-ids the recording saw, by path: a file whose build-id differs
+    /// now (rebuilt since) is not used, so its samples show as unknown
+    /// rather than under wrong names.
+    expected_build_ids: HashMap<String, Vec<u8>>,
+    /// Paths skipped because their build-id changed.
+    pub stale: Vec<String>,
     files: HashMap<String, Option<ElfSymbols>>,
+    /// The file DWARF was found in, per path (the debug file when there is one).
+    dwarf_paths: HashMap<String, Option<String>>,
+    dwarf: HashMap<String, Option<addr2line::Loader>>,
+}
+
+impl std::fmt::Debug for DsoCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DsoCache").field("files", &self.files.len()).finish_non_exhaustive()
+    }
 }
 
 impl DsoCache {
+    /// A cache that checks files against the build-ids a recording saw.
+    pub fn with_build_ids(expected_build_ids: HashMap<String, Vec<u8>>) -> Self {
+        DsoCache { expected_build_ids, ..Default::default() }
+    }
+
+    /// The source-level frames at a file offset of `path`, innermost first:
+    /// functions inlined there, then the function itself. Empty when the
+    /// file has no DWARF.
+    pub fn source_frames(&mut self, path: &str, offset: u64) -> Vec<SourceFrame> {
+        let Some(vaddr) = self.get(path).and_then(|e| e.file_offset_to_address(offset)) else { return Vec::new() };
+        let dwarf_path = self.dwarf_paths.get(path).cloned().flatten().unwrap_or_else(|| path.to_string());
+        let loader = self.dwarf.entry(dwarf_path.clone()).or_insert_with(|| addr2line::Loader::new(&dwarf_path).ok());
+        let Some(loader) = loader.as_ref() else { return Vec::new() };
+        let mut out = Vec::new();
+        if let Ok(mut frames) = loader.find_frames(vaddr) {
+            while let Ok(Some(frame)) = frames.next() {
+                let function = frame
+                    .function
+                    .as_ref()
+                    .and_then(|f| f.demangle().ok().map(|n| n.into_owned()))
+                    .unwrap_or_else(|| "[unknown]".to_string());
+                let srcline = frame.location.as_ref().and_then(|l| {
+                    let file = l.file?.rsplit('/').next()?;
+                    Some(format!("{file}:{}", l.line?))
+                });
+                out.push(SourceFrame { function, srcline, inlined: true });
+            }
+        }
+        if let Some(outermost) = out.last_mut() {
+            outermost.inlined = false;
+        }
+        out
+    }
+
     /// The symbols of the file at `path` (None if it cannot be read).
     pub fn get(&mut self, path: &str) -> Option<&ElfSymbols> {
+        let dwarf_paths = &mut self.dwarf_paths;
+        let (expected, stale) = (&self.expected_build_ids, &mut self.stale);
         self.files
             .entry(path.to_string())
             .or_insert_with(|| {
@@ -281,15 +362,22 @@ impl DsoCache {
                 let map = map_file(path)?;
                 let elf = object::File::parse(&*map).ok()?;
                 let build_id = elf.build_id().ok().flatten().map(|id| id.to_vec());
+                if let Some(wanted) = expected.get(path) {
+                    if build_id.as_deref() != Some(&wanted[..]) {
+                        stale.push(path.to_string());
+                        return None;
+                    }
+                }
                 let debuglink = elf
                     .gnu_debuglink()
                     .ok()
                     .flatten()
                     .and_then(|(name, _)| std::str::from_utf8(name).ok().map(str::to_string));
                 let debug = debug_file_candidates(path, build_id.as_deref(), debuglink.as_deref())
-                    .iter()
-                    .find_map(|candidate| map_file(candidate));
-                ElfSymbols::parse_with_debug(&map, debug.as_deref())
+                    .into_iter()
+                    .find_map(|candidate| map_file(&candidate).map(|m| (candidate, m)));
+                dwarf_paths.insert(path.to_string(), debug.as_ref().map(|(p, _)| p.clone()));
+                ElfSymbols::parse_with_debug(&map, debug.as_ref().map(|(_, m)| &m[..]))
             })
             .as_ref()
     }

@@ -56,7 +56,9 @@ impl KallsymsIndex {
     /// The kallsyms lines needed for `addresses` that were not returned before.
     pub fn new_lines_for(&mut self, addresses: &[u64]) -> Vec<u8> {
         let mut out = Vec::new();
-        for &addr in addresses {
+        // Callers are looked up one byte before their return address, which
+        // can fall in the previous function: keep the symbols for both.
+        for addr in addresses.iter().flat_map(|&a| [a, a.saturating_sub(1)]) {
             let after = self.symbols.partition_point(|s| s.0 <= addr);
             if after == 0 {
                 continue;

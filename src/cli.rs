@@ -31,7 +31,8 @@ Examples:
   strobe report --sort comm,pid -n      by process, with sample counts
   strobe report --comm '^postgres' --sym 'hash|sort' --time 2,5
                                         only postgres samples in hashing or sorting, 2 s to 5 s in
-  strobe report --no-children --json    Self only, as JSON";
+  strobe report --no-children --json    Self only, as JSON
+  strobe report --flamegraph flame.svg  also draw a flame graph (open it in a browser)";
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -67,6 +68,9 @@ pub struct ReportArgs {
     /// Print JSON (schema in the book) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also write a flame graph of the samples (after filters) to FILE, as SVG.
+    #[arg(long, value_name = "FILE")]
+    pub flamegraph: Option<PathBuf>,
     /// With filters: percentages of all samples (absolute, as perf) or of
     /// the samples that passed (relative).
     #[arg(long, value_name = "absolute|relative", default_value = "absolute", value_parser = ["absolute", "relative"])]

@@ -45,7 +45,7 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     };
     let filter = Filter::new(&args.filter.spec(), origin)?;
     let call_graph = call_graph_options(args.call_graph.as_deref(), args.json)?;
-    let options = ReportOptions { sort, children: !args.no_children, filter, call_graph };
+    let options = ReportOptions { sort, children: !args.no_children, filter, call_graph, folded: args.flamegraph.is_some() };
     let report = report::build(&recording, &options)?;
     // A finished strobe file's trailer counts both kinds of loss over the
     // whole recording; otherwise count the loss records streamed.
@@ -57,6 +57,9 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     } else {
         print_report(&mut out, &report, lost, &args)?;
     }
+    if let Some(svg) = &args.flamegraph {
+        write_flamegraph(svg, &report, &path)?;
+    }
     for path in &report.stale_files {
         eprintln!("strobe: {path} changed since the recording (its build-id differs); its samples show as [unknown]");
     }
@@ -64,6 +67,21 @@ pub fn run(args: ReportArgs) -> Result<i32> {
         eprintln!("strobe: skipped {} malformed records or damaged chunks", report.malformed);
     }
     Ok(0)
+}
+
+/// Draws the folded stacks as an SVG flame graph with inferno.
+fn write_flamegraph(svg: &Path, report: &Report, input: &Path) -> Result<()> {
+    if report.folded.is_empty() {
+        anyhow::bail!("--flamegraph: no samples to draw (after filters)");
+    }
+    let file = std::fs::File::create(svg).with_context(|| format!("cannot create {}", svg.display()))?;
+    let mut options = inferno::flamegraph::Options::default();
+    options.title = format!("strobe report: {}", input.display());
+    // Widths are summed sample periods (ns for cpu-clock), as rows weigh them.
+    options.count_name = "period".to_string();
+    inferno::flamegraph::from_lines(&mut options, report.folded.iter().map(String::as_str), std::io::BufWriter::new(file))
+        .with_context(|| format!("cannot draw the flame graph into {}", svg.display()))?;
+    Ok(())
 }
 
 /// Parses `-g ORDER[,MIN]`; no `-g` means trees in text output only.

@@ -577,6 +577,16 @@ fn root_call_graph_shows_inlined_frames_with_source_lines() {
     let after = under_hot_a.iter().position(|l| l.contains("burn (inlined)")).unwrap();
     assert!(under_hot_a[after + 1].trim() == "hot_a" && under_hot_a[after + 2].trim() == "caller_a", "{under_hot_a:#?}");
 
+    // A flame graph draws the same stacks.
+    let svg = dir.join("flame.svg");
+    let out = run(strobe().args(["report", "-g", "none", "--flamegraph"]).arg(&svg).arg("-i").arg(&data));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "not an SVG");
+    for frame in ["<title>cpu_bound (", "<title>main (", "<title>caller_a (", "<title>hot_a (", "<title>burn (inlined) cpu_bound.c:"] {
+        assert!(svg.contains(frame), "the flame graph has no {frame} frame");
+    }
+
     // In caller order the tree starts at the outermost frame.
     let out = run(strobe().args(["report", "--no-children", "-g", "caller,0", "-i"]).arg(&data));
     let text = String::from_utf8_lossy(&out.stdout);

@@ -79,6 +79,8 @@ pub struct ReportOptions {
     pub filter: Filter,
     /// Build the call-graph tree of each row's samples.
     pub call_graph: Option<CallGraphOptions>,
+    /// Collect folded stacks (`comm;outer;...;inner count`) for flame graphs.
+    pub folded: bool,
 }
 
 /// Which way call-graph trees grow.
@@ -164,6 +166,9 @@ pub struct Report {
     /// Files whose build-id differs from the recorded one (rebuilt since);
     /// their samples show as `[unknown]`.
     pub stale_files: Vec<String>,
+    /// Folded stacks of the samples that passed the filter, when asked for:
+    /// `comm;outermost;...;innermost period`, one line per distinct stack.
+    pub folded: Vec<String>,
 }
 
 /// A mapping in a process, its path interned.
@@ -426,6 +431,7 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
         frame_store: Vec::new(),
     };
     let mut frames: Vec<u32> = Vec::new();
+    let mut folded: FxHashMap<Vec<u32>, u64> = FxHashMap::default();
     let mut state = ProcessState::default();
     let events_len = recording.events.len();
     let mut histograms: Vec<FxHashMap<Key, Counts>> = vec![FxHashMap::default(); events_len];
@@ -488,16 +494,26 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
             unresolved += 1;
         }
         let self_key = key_for(comm, pid, tid, cpu, loc);
-        if let Some(graph) = options.call_graph.filter(|_| recording.call_graph) {
+        let graph = options.call_graph.filter(|_| recording.call_graph);
+        if graph.is_some() || options.folded {
             frames.clear();
             resolver.frames(&state, pid, ip, in_kernel, &mut frames);
             for (addr, kernel_frame) in callers(callchain, ip) {
                 resolver.frames(&state, pid, addr, kernel_frame, &mut frames);
             }
-            if graph.order == CallOrder::Caller {
-                frames.reverse();
+            if options.folded {
+                // Folded stacks read from the outermost frame in.
+                let mut stack: Vec<u32> = Vec::with_capacity(frames.len() + 1);
+                stack.push(comm);
+                stack.extend(frames.iter().rev());
+                *folded.entry(stack).or_insert(0) += period;
             }
-            histograms[event].entry(self_key).or_default().tree.add(&frames, period);
+            if let Some(graph) = graph {
+                if graph.order == CallOrder::Caller {
+                    frames.reverse();
+                }
+                histograms[event].entry(self_key).or_default().tree.add(&frames, period);
+            }
         }
         let histogram = &mut histograms[event];
         let counts = histogram.entry(self_key).or_default();
@@ -569,6 +585,20 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
         })
         .collect();
     let stale_files = std::mem::take(&mut resolver.dsos.stale);
+    // Semicolons separate frames in folded stacks, so none may be in a name.
+    let clean = |text: &str| text.replace(';', ":");
+    let mut folded: Vec<String> = folded
+        .into_iter()
+        .map(|(stack, period)| {
+            let mut line = clean(state.strings.get(stack[0]));
+            for &frame in &stack[1..] {
+                line.push(';');
+                line.push_str(&clean(resolver.names.get(frame)));
+            }
+            format!("{line} {period}")
+        })
+        .collect();
+    folded.sort();
     Ok(Report {
         sort: options.sort.clone(),
         events,
@@ -578,5 +608,6 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
         malformed: stats.malformed,
         lost: stats.lost,
         stale_files,
+        folded,
     })
 }

@@ -40,13 +40,13 @@ pub struct ReportArgs {
     /// [default: strobe.data, else perf.data].
     #[arg(short = 'i', long = "input", value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Columns to group samples by: comm, pid, tid, dso, sym, cpu (comma list).
+    /// Columns to group samples by: comm, pid, tid, dso, sym, srcline, cpu (comma list).
     #[arg(short = 's', long = "sort", value_name = "KEYS", default_value = "comm,dso,sym")]
     pub sort: String,
     /// Show the number of samples of each row.
     #[arg(short = 'n', long = "show-nr-samples")]
     pub show_samples: bool,
-    /// Plain text output (the only output so far; accepted for perf compatibility).
+    /// Plain text output (the default; accepted for perf compatibility).
     #[arg(long)]
     pub stdio: bool,
     /// Hide rows below this percentage.

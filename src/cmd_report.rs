@@ -46,7 +46,9 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     let filter = Filter::new(&args.filter.spec(), origin)?;
     let call_graph = call_graph_options(args.call_graph.as_deref(), args.json)?;
     let options = ReportOptions { sort, children: !args.no_children, filter, call_graph, folded: args.flamegraph.is_some() };
-    let report = report::build(&recording, &options)?;
+    let mut progress = Progress::new();
+    let report = report::build_with_progress(&recording, &options, &mut |done, total| progress.update(done, total))?;
+    progress.finish();
     // A finished strobe file's trailer counts both kinds of loss over the
     // whole recording; otherwise count the loss records streamed.
     let lost = strobe_trailer_lost.unwrap_or(report.lost);
@@ -67,6 +69,43 @@ pub fn run(args: ReportArgs) -> Result<i32> {
         eprintln!("strobe: skipped {} malformed records or damaged chunks", report.malformed);
     }
     Ok(0)
+}
+
+/// A progress bar on stderr, shown only when stderr is a terminal and
+/// reading has already taken a second.
+struct Progress {
+    started: std::time::Instant,
+    bar: Option<indicatif::ProgressBar>,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        Progress { started: std::time::Instant::now(), bar: None, enabled: std::io::stderr().is_terminal() }
+    }
+
+    fn update(&mut self, done: u64, total: u64) {
+        if !self.enabled || self.started.elapsed() < std::time::Duration::from_secs(1) {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message("reading");
+            bar
+        });
+        bar.set_position(done);
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Draws the folded stacks as an SVG flame graph with inferno.
@@ -114,9 +153,9 @@ fn print_tree(out: &mut impl Write, root: &CallNode, total: u64) -> std::io::Res
     if root.children.is_empty() {
         return Ok(());
     }
-    writeln!(out, "{BASE}|")?;
     match root.children.as_slice() {
         [only] => {
+            writeln!(out, "{BASE}|")?;
             writeln!(out, "{BASE}---{}", only.frame)?;
             print_continuation(out, only, &format!("{BASE}   "), total)?;
         }
@@ -285,6 +324,7 @@ fn report_json(report: &Report, lost: u64, args: &ReportArgs) -> serde_json::Val
                 "event": event.event,
                 "samples": event.total_samples,
                 "period": event.total_period,
+                "unfiltered_period": event.unfiltered_period,
                 "rows": rows,
             })
         })

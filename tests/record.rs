@@ -51,13 +51,10 @@ fn root_record_system_wide_sees_several_processes_both_cpus_and_earlier_processe
     }
     let _serial = serial();
     let dir = scratch("record_system_wide");
-    let (cpu_bound, sleeper) = (workload("cpu_bound"), workload("sleeper"));
+    let sleeper = workload("sleeper");
     let mut earlier = Command::new(&sleeper).arg("3").spawn().unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    let data = dir.join("a.data");
-    let script = format!("{0} 1 & {0} 1; wait", cpu_bound.display());
-    let out = run(strobe().args(["record", "-a", "-o"]).arg(&data).args(["--", "sh", "-c", &script]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (data, _) = record_two_busy(&dir, "a.data", "1", &[]);
     earlier.kill().ok();
     earlier.wait().ok();
 
@@ -182,12 +179,8 @@ fn root_ring_stays_within_its_size_and_keeps_the_newest_samples() {
     }
     let _serial = serial();
     let dir = scratch("ring");
-    let cpu_bound = workload("cpu_bound");
-    let data = dir.join("r.data");
-    let script = format!("{0} 3 & {0} 3; wait", cpu_bound.display());
     // A 20 us period on two busy CPUs produces roughly 10 MiB a second.
-    let out = run(strobe().args(["record", "-a", "-g", "-c", "20000", "--ring", "4M", "-o"]).arg(&data).args(["--", "sh", "-c", &script]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (data, _) = record_two_busy(&dir, "r.data", "3", &["-g", "-c", "20000", "--ring", "4M"]);
     let info = info_json(&data);
     let chunk_bound = 128 * 4096 + 64 + 8;
     let size = info["file_size"].as_u64().unwrap();
@@ -212,11 +205,7 @@ fn root_one_page_buffer_reports_lost_events() {
     }
     let _serial = serial();
     let dir = scratch("lost");
-    let cpu_bound = workload("cpu_bound");
-    let data = dir.join("l.data");
-    let script = format!("{0} 1 & {0} 1; wait", cpu_bound.display());
-    let out = run(strobe().args(["record", "-a", "-g", "-m", "1", "-c", "10000", "-o"]).arg(&data).args(["--", "sh", "-c", &script]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (data, out) = record_two_busy(&dir, "l.data", "1", &["-g", "-m", "1", "-c", "10000"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("LOST"), "the closing line does not report losses: {stderr}");
     let info = info_json(&data);

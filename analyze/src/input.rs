@@ -162,23 +162,16 @@ fn emit(record: EventRecord<'_>, event: usize, cpu: Option<u32>, time: u64, chai
             }))
         }
         EventRecord::Comm(c) => f(&Item::Comm { pid: c.pid, tid: c.tid, name: &bytes(&c.name), exec: c.is_execve }),
-        EventRecord::Mmap2(m) => f(&Item::Mmap {
-            pid: m.pid,
-            start: m.address,
-            end: m.address.saturating_add(m.length),
-            pgoff: m.page_offset,
-            path: &bytes(&m.path),
-        }),
-        EventRecord::Mmap(m) => f(&Item::Mmap {
-            pid: m.pid,
-            start: m.address,
-            end: m.address.saturating_add(m.length),
-            pgoff: m.page_offset,
-            path: &bytes(&m.path),
-        }),
+        EventRecord::Mmap2(m) => f(&mmap_item(m.pid, m.address, m.length, m.page_offset, &bytes(&m.path))),
+        EventRecord::Mmap(m) => f(&mmap_item(m.pid, m.address, m.length, m.page_offset, &bytes(&m.path))),
         EventRecord::Fork(f2) => f(&Item::Fork { pid: f2.pid, ppid: f2.ppid, tid: f2.tid, ptid: f2.ptid }),
         _ => {}
     }
+}
+
+/// MMAP and MMAP2 records carry the same mapping.
+fn mmap_item(pid: i32, start: u64, length: u64, pgoff: u64, path: &[u8]) -> Item<'_> {
+    Item::Mmap { pid, start, end: start.saturating_add(length), pgoff, path }
 }
 
 /// `PERF_RECORD_LOST_SAMPLES`, which the record parser leaves raw.
@@ -275,10 +268,20 @@ impl<'a> Recording<'a> {
     }
 
     /// Calls `f` with every item, in time order.
-    pub fn for_each(&self, mut f: impl FnMut(&Item<'_>)) -> Result<StreamStats, AnalyzeError> {
+    pub fn for_each(&self, f: impl FnMut(&Item<'_>)) -> Result<StreamStats, AnalyzeError> {
+        self.for_each_with_progress(f, &mut |_, _| {})
+    }
+
+    /// Like [`Recording::for_each`], telling `progress` now and then how
+    /// many of the recording's bytes have been read, and of how many.
+    pub fn for_each_with_progress(
+        &self,
+        mut f: impl FnMut(&Item<'_>),
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<StreamStats, AnalyzeError> {
         match &self.data {
-            Data::Strobe { file, decoder } => Ok(stream_strobe(file, decoder, &mut f)),
-            Data::Perf { bytes } => stream_perf_data(bytes, &mut f),
+            Data::Strobe { file, decoder } => Ok(stream_strobe(file, decoder, &mut f, progress)),
+            Data::Perf { bytes } => stream_perf_data(bytes, &mut f, progress),
         }
     }
 }
@@ -286,7 +289,15 @@ impl<'a> Recording<'a> {
 /// Streams a strobe file: records strobe synthesized at the start first,
 /// then the per-CPU streams merged by timestamp (each CPU's records are in
 /// time order already, so a heap over the CPUs' next records suffices).
-fn stream_strobe<'a>(file: &StrobeFile<'a>, decoder: &Decoder, f: &mut dyn FnMut(&Item<'_>)) -> StreamStats {
+fn stream_strobe<'a>(
+    file: &StrobeFile<'a>,
+    decoder: &Decoder,
+    f: &mut dyn FnMut(&Item<'_>),
+    progress: &mut dyn FnMut(u64, u64),
+) -> StreamStats {
+    let total: u64 = file.record_chunks().map(|c| c.header.raw_len as u64).sum();
+    let mut done = 0u64;
+    let mut since_report = 0u64;
     let mut stats = StreamStats::default();
     let mut chain = Vec::new();
     let mut by_cpu: BTreeMap<Option<u32>, Vec<ChunkRef>> = BTreeMap::new();
@@ -319,6 +330,12 @@ fn stream_strobe<'a>(file: &StrobeFile<'a>, decoder: &Decoder, f: &mut dyn FnMut
             None => stats.malformed += 1,
         }
         cursor.pos += len;
+        since_report += len as u64;
+        if since_report >= 1 << 20 {
+            done += since_report;
+            since_report = 0;
+            progress(done, total);
+        }
         if let Some(next) = cursor.current(file, &mut stats) {
             let next_time = if cpu.is_none() { 0 } else { decoder.time_of(&next).unwrap_or(time) };
             heap.push(Reverse((next_time, i)));
@@ -328,7 +345,14 @@ fn stream_strobe<'a>(file: &StrobeFile<'a>, decoder: &Decoder, f: &mut dyn FnMut
 }
 
 /// Streams a perf.data file in the order perf's round-based sorting gives.
-fn stream_perf_data(bytes: &[u8], f: &mut dyn FnMut(&Item<'_>)) -> Result<StreamStats, AnalyzeError> {
+fn stream_perf_data(
+    bytes: &[u8],
+    f: &mut dyn FnMut(&Item<'_>),
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<StreamStats, AnalyzeError> {
+    let total = bytes.len() as u64;
+    let mut done = 0u64;
+    let mut since_report = 0u64;
     let reader = PerfFileReader::parse_file(std::io::Cursor::new(bytes)).map_err(|e| AnalyzeError::PerfData(e.to_string()))?;
     let PerfFileReader { mut perf_file, mut record_iter } = reader;
     let mut stats = StreamStats::default();
@@ -344,6 +368,13 @@ fn stream_perf_data(bytes: &[u8], f: &mut dyn FnMut(&Item<'_>)) -> Result<Stream
             }
         };
         let PerfFileRecord::EventRecord { attr_index, record } = record else { continue };
+        // Records are about their size in the file: a fair measure of progress.
+        since_report += record.data.len() as u64 + 8;
+        if since_report >= 1 << 20 {
+            done += since_report;
+            since_report = 0;
+            progress(done.min(total), total);
+        }
         let time = record.timestamp().unwrap_or(0);
         match record.parse() {
             Ok(parsed) => {

@@ -24,6 +24,8 @@ pub enum SortKey {
     Sym,
     /// CPU.
     Cpu,
+    /// Source file and line of the sample (the innermost inlined frame's).
+    Srcline,
 }
 
 impl SortKey {
@@ -37,7 +39,8 @@ impl SortKey {
                 "dso" => Ok(SortKey::Dso),
                 "sym" | "symbol" => Ok(SortKey::Sym),
                 "cpu" => Ok(SortKey::Cpu),
-                other => Err(format!("unknown sort key `{other}`: use comm, pid, tid, dso, sym, cpu")),
+                "srcline" => Ok(SortKey::Srcline),
+                other => Err(format!("unknown sort key `{other}`: use comm, pid, tid, dso, sym, srcline, cpu")),
             })
             .collect()
     }
@@ -51,6 +54,7 @@ impl SortKey {
             SortKey::Dso => "dso",
             SortKey::Sym => "sym",
             SortKey::Cpu => "cpu",
+            SortKey::Srcline => "srcline",
         }
     }
 
@@ -63,6 +67,7 @@ impl SortKey {
             SortKey::Dso => "Shared Object",
             SortKey::Sym => "Symbol",
             SortKey::Cpu => "CPU",
+            SortKey::Srcline => "Source:Line",
         }
     }
 }
@@ -301,6 +306,7 @@ struct Resolver<'k> {
     names: Interner,
     frame_cache: FxHashMap<(i32, u32, u64), (usize, usize)>,
     frame_store: Vec<u32>,
+    srcline_cache: FxHashMap<(i32, u32, u64), u32>,
 }
 
 impl Resolver<'_> {
@@ -336,6 +342,24 @@ impl Resolver<'_> {
         let end = self.frame_store.len();
         self.frame_cache.insert((pid, generation, addr), (start, end));
         out.extend_from_slice(&self.frame_store[start..end]);
+    }
+
+    /// The source line of an address, `??:0` when unknown, interned.
+    fn srcline(&mut self, state: &ProcessState, pid: i32, addr: u64, kernel_hint: bool) -> u32 {
+        let generation = state.generation.get(&pid).copied().unwrap_or(0);
+        if let Some(&id) = self.srcline_cache.get(&(pid, generation, addr)) {
+            return id;
+        }
+        let mut line = None;
+        if !(kernel_hint || addr >> 63 == 1) {
+            if let Some((start, mapping)) = state.mapping(pid, addr) {
+                let path = state.strings.get(mapping.path).to_string();
+                line = self.dsos.source_frames(&path, addr - start + mapping.pgoff).into_iter().find_map(|f| f.srcline);
+            }
+        }
+        let id = self.names.intern(line.as_deref().unwrap_or("??:0"));
+        self.srcline_cache.insert((pid, generation, addr), id);
+        id
     }
 
     fn resolve(&mut self, state: &ProcessState, pid: i32, addr: u64, kernel_hint: bool) -> Location {
@@ -421,6 +445,15 @@ struct Counts {
 
 /// Builds the report of a recording, streaming it once.
 pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Report, AnalyzeError> {
+    build_with_progress(recording, options, &mut |_, _| {})
+}
+
+/// Like [`build`], telling `progress` (bytes read, of how many) as it goes.
+pub fn build_with_progress(
+    recording: &Recording<'_>,
+    options: &ReportOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Report, AnalyzeError> {
     let kernel = KernelSymbols::parse(&recording.kallsyms);
     let mut resolver = Resolver {
         kernel: &kernel,
@@ -429,7 +462,9 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
         names: Interner::default(),
         frame_cache: FxHashMap::default(),
         frame_store: Vec::new(),
+        srcline_cache: FxHashMap::default(),
     };
+    let wants_srcline = options.sort.contains(&SortKey::Srcline);
     let mut frames: Vec<u32> = Vec::new();
     let mut folded: FxHashMap<Vec<u32>, u64> = FxHashMap::default();
     let mut state = ProcessState::default();
@@ -441,7 +476,7 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
     let children = options.children && recording.call_graph;
     let sort = &options.sort;
     let mut seen: Vec<Key> = Vec::new();
-    let key_for = |comm: u32, pid: i32, tid: i32, cpu: Option<u32>, loc: Location| -> Key {
+    let key_for = |comm: u32, pid: i32, tid: i32, cpu: Option<u32>, loc: Location, srcline: u32| -> Key {
         let mut key = [0u64; 6];
         for (slot, k) in key.iter_mut().zip(sort) {
             *slot = match k {
@@ -451,12 +486,13 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
                 SortKey::Dso => loc.dso as u64,
                 SortKey::Sym => loc.sym as u64 | (loc.dso as u64) << 32 | (loc.kernel as u64) << 63,
                 SortKey::Cpu => cpu.map_or(u64::MAX, u64::from),
+                SortKey::Srcline => srcline as u64,
             };
         }
         key
     };
     let mut comm_placeholders: FxHashMap<i32, u32> = FxHashMap::default();
-    let stats = recording.for_each(|item| {
+    let stats = recording.for_each_with_progress(|item| {
         let Item::Sample(Sample { event, pid, tid, ip, period, cpu, kernel: in_kernel, time, callchain }) = *item else {
             state.apply(item);
             return;
@@ -493,7 +529,8 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
         if loc.unresolved {
             unresolved += 1;
         }
-        let self_key = key_for(comm, pid, tid, cpu, loc);
+        let self_srcline = if wants_srcline { resolver.srcline(&state, pid, ip, in_kernel) } else { 0 };
+        let self_key = key_for(comm, pid, tid, cpu, loc, self_srcline);
         let graph = options.call_graph.filter(|_| recording.call_graph);
         if graph.is_some() || options.folded {
             frames.clear();
@@ -525,7 +562,9 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
             seen.clear();
             seen.push(self_key);
             for (addr, kernel_frame) in callers(callchain, ip) {
-                let key = key_for(comm, pid, tid, cpu, resolver.resolve(&state, pid, addr, kernel_frame));
+                let location = resolver.resolve(&state, pid, addr, kernel_frame);
+                let srcline = if wants_srcline { resolver.srcline(&state, pid, addr, kernel_frame) } else { 0 };
+                let key = key_for(comm, pid, tid, cpu, location, srcline);
                 if !seen.contains(&key) {
                     seen.push(key);
                 }
@@ -538,7 +577,7 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
         }
         totals[event].0 += period;
         totals[event].1 += 1;
-    })?;
+    }, progress)?;
 
     // Turn numeric keys back into text, once per row.
     let text_of = |key: &Key| -> Vec<String> {
@@ -554,6 +593,7 @@ pub fn build(recording: &Recording<'_>, options: &ReportOptions) -> Result<Repor
                     format!("{mark} {}", resolver.names.get(v as u32))
                 }
                 SortKey::Cpu => if v == u64::MAX { "-".to_string() } else { format!("{v:03}") },
+                SortKey::Srcline => resolver.names.get(v as u32).to_string(),
             })
             .collect()
     };

@@ -189,10 +189,13 @@ fn function_symbols(elf: &object::File<'_>) -> Vec<SymbolEntry> {
         }
         // Functions, and (as perf takes them) untyped labels in code
         // sections, such as hand-written assembly entry points.
+        // A detached debug file keeps section headers but not contents
+        // (its .text is NOBITS), so code is recognised by the executable flag.
         let in_code = || match sym.section() {
-            object::SymbolSection::Section(index) => {
-                elf.section_by_index(index).is_ok_and(|s| s.kind() == object::SectionKind::Text)
-            }
+            object::SymbolSection::Section(index) => elf.section_by_index(index).is_ok_and(|s| {
+                s.kind() == object::SectionKind::Text
+                    || matches!(s.flags(), object::SectionFlags::Elf { sh_flags } if sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0)
+            }),
             _ => false,
         };
         let is_code = sym.kind() == SymbolKind::Text || (sym.kind() == SymbolKind::Unknown && in_code());

@@ -146,3 +146,14 @@ pub fn online_cpus() -> usize {
     static N: OnceLock<usize> = OnceLock::new();
     *N.get_or_init(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
+
+/// Records `strobe record -a ARGS -o DIR/NAME -- sh -c 'cpu_bound S & cpu_bound S; wait'`:
+/// both CPUs busy for `seconds`. Returns the file and strobe's output.
+pub fn record_two_busy(dir: &Path, name: &str, seconds: &str, args: &[&str]) -> (PathBuf, Output) {
+    let cpu_bound = workload("cpu_bound");
+    let data = dir.join(name);
+    let script = format!("{0} {seconds} & {0} {seconds}; wait", cpu_bound.display());
+    let out = run(strobe().args(["record", "-a"]).args(args).arg("-o").arg(&data).args(["--", "sh", "-c", &script]));
+    assert!(out.status.success(), "strobe record failed: {}", String::from_utf8_lossy(&out.stderr));
+    (data, out)
+}

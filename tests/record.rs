@@ -582,3 +582,24 @@ fn root_call_graph_shows_inlined_frames_with_source_lines() {
     let first = text.lines().skip_while(|l| !l.ends_with("[.] hot_a")).find(|l| l.contains("---")).unwrap();
     assert!(!first.contains("burn"), "caller order starts from the outside: {first}");
 }
+
+#[test]
+fn root_jit_code_resolves_through_its_perf_map() {
+    if !have_root("jit") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("jit");
+    let jit = workload("jit");
+    let data = dir.join("j.data");
+    let out = run(strobe().args(["record", "-q", "-o"]).arg(&data).arg("--").arg(&jit).arg("0.5"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pid = load(&data).comms.iter().find(|(_, _, c, _)| c == "jit").expect("COMM of the workload").0;
+    let out = run(strobe().args(["report", "--no-children", "--sort", "dso,sym", "-i"]).arg(&data));
+    std::fs::remove_file(format!("/tmp/perf-{pid}.map")).ok();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text.lines().find(|l| l.ends_with("[.] jit_spin_loop")).unwrap_or_else(|| panic!("no JIT symbol:\n{text}"));
+    assert!(row.contains(&format!("perf-{pid}.map")), "{row}");
+    let share: f64 = row.trim().split('%').next().unwrap().trim().parse().unwrap();
+    assert!(share > 80.0, "the JIT loop has only {share}%:\n{text}");
+}

@@ -2,7 +2,7 @@
 //! the other sort keys, weighted by sample period as perf weighs them.
 
 use crate::filter::{Filter, SampleView};
-use crate::symbols::{DsoCache, KernelSymbols};
+use crate::symbols::{parse_perf_map, DsoCache, KernelSymbols};
 use crate::input::{Item, Recording, Sample};
 use crate::AnalyzeError;
 use rustc_hash::FxHashMap;
@@ -256,7 +256,16 @@ impl ProcessState {
     }
 }
 
+/// Whether a mapping's name is one the kernel gives memory without a file,
+/// where JIT compilers put their code.
+fn is_anonymous(path: &str) -> bool {
+    path == "//anon" || path.starts_with("[anon") || path.starts_with("/memfd:") || path == "[heap]"
+}
+
 fn short_dso(path: &str) -> &str {
+    if path == "//anon" {
+        return path;
+    }
     if path.starts_with('[') {
         path
     } else {
@@ -307,6 +316,7 @@ struct Resolver<'k> {
     frame_cache: FxHashMap<(i32, u32, u64), (usize, usize)>,
     frame_store: Vec<u32>,
     srcline_cache: FxHashMap<(i32, u32, u64), u32>,
+    jit_maps: FxHashMap<i32, Option<crate::symbols::SymbolTable>>,
 }
 
 impl Resolver<'_> {
@@ -362,6 +372,16 @@ impl Resolver<'_> {
         id
     }
 
+    /// A symbol from the process's JIT map, /tmp/perf-PID.map, which JIT
+    /// compilers (V8, the JVM with perf-map-agent, LuaJIT...) write for perf.
+    fn jit_symbol(&mut self, pid: i32, addr: u64) -> Option<(String, String)> {
+        let table = self.jit_maps.entry(pid).or_insert_with(|| {
+            std::fs::read_to_string(format!("/tmp/perf-{pid}.map")).ok().map(|text| parse_perf_map(&text))
+        });
+        let (name, _) = table.as_ref()?.lookup(addr)?;
+        Some((format!("perf-{pid}.map"), name.to_string()))
+    }
+
     fn resolve(&mut self, state: &ProcessState, pid: i32, addr: u64, kernel_hint: bool) -> Location {
         let generation = state.generation.get(&pid).copied().unwrap_or(0);
         if let Some(&hit) = self.cache.get(&(pid, generation, addr)) {
@@ -378,10 +398,19 @@ impl Resolver<'_> {
                     let path = state.strings.get(mapping.path);
                     let offset = addr - start + mapping.pgoff;
                     let sym = self.dsos.get(path).and_then(|e| e.lookup_file_offset(offset)).map(|(n, _)| n.to_string());
-                    let unresolved = sym.is_none();
-                    (short_dso(path).to_string(), sym.unwrap_or_else(|| "[unknown]".into()), false, unresolved)
+                    match sym {
+                        Some(sym) => (short_dso(path).to_string(), sym, false, false),
+                        // Code a JIT compiler wrote into anonymous memory.
+                        None => match self.jit_symbol(pid, addr).filter(|_| is_anonymous(path)) {
+                            Some((dso, name)) => (dso, name, false, false),
+                            None => (short_dso(path).to_string(), "[unknown]".to_string(), false, true),
+                        },
+                    }
                 }
-                None => ("[unknown]".to_string(), "[unknown]".to_string(), false, true),
+                None => match self.jit_symbol(pid, addr) {
+                    Some((dso, name)) => (dso, name, false, false),
+                    None => ("[unknown]".to_string(), "[unknown]".to_string(), false, true),
+                },
             }
         };
         let location = Location { dso: self.names.intern(&dso), sym: self.names.intern(&sym), kernel, unresolved };
@@ -463,6 +492,7 @@ pub fn build_with_progress(
         frame_cache: FxHashMap::default(),
         frame_store: Vec::new(),
         srcline_cache: FxHashMap::default(),
+        jit_maps: FxHashMap::default(),
     };
     let wants_srcline = options.sort.contains(&SortKey::Srcline);
     let mut frames: Vec<u32> = Vec::new();

@@ -278,6 +278,22 @@ impl ElfSymbols {
     }
 }
 
+/// Parses a JIT symbol map (`/tmp/perf-PID.map`): lines of `START SIZE
+/// NAME`, start and size in hex. Lines that do not parse are skipped.
+pub fn parse_perf_map(text: &str) -> SymbolTable {
+    let symbols = text
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, ' ');
+            let start = u64::from_str_radix(fields.next()?.trim_start_matches("0x"), 16).ok()?;
+            let size = u64::from_str_radix(fields.next()?.trim_start_matches("0x"), 16).ok()?;
+            let name = fields.next()?.trim();
+            (!name.is_empty()).then(|| (start, start.saturating_add(size.max(1)), name.to_string()))
+        })
+        .collect();
+    SymbolTable::new(symbols)
+}
+
 fn map_file(path: &str) -> Option<memmap2::Mmap> {
     let file = std::fs::File::open(path).ok()?;
     // SAFETY: read-only private mapping of a file we only read.
@@ -432,6 +448,14 @@ mod tests {
     fn debug_file_locations() {
         let c = debug_file_candidates("/usr/lib/x/libc.so.6", Some(&[0x93, 0xac, 0x61]), Some("libc.debug"));
         assert_eq!(c, ["/usr/lib/debug/.build-id/93/ac61.debug", "/usr/lib/debug/usr/lib/x/libc.debug", "/usr/lib/x/.debug/libc.debug"]);
+    }
+
+    #[test]
+    fn perf_maps_of_jit_code() {
+        let t = parse_perf_map("7f0000001000 40 LazyCompile:~fib /app.js:3\n7f0000002000 0x10 Interpreter\nnot a line\n");
+        assert_eq!(t.lookup(0x7f0000001010), Some(("LazyCompile:~fib /app.js:3", 0x10)));
+        assert_eq!(t.lookup(0x7f0000001040), None);
+        assert_eq!(t.lookup(0x7f000000200f).map(|(n, _)| n), Some("Interpreter"));
     }
 
     #[test]

@@ -9,7 +9,8 @@ use linux_perf_event_reader::{CpuMode, EventRecord};
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, BTreeMap};
-use strobe_record::format::reader::{ChunkRef, StrobeFile};
+use std::sync::mpsc::{sync_channel, Receiver};
+use strobe_record::format::reader::{ChunkRef, FormatError, StrobeFile};
 use strobe_record::format::records::{RawRecord, RecordIter};
 use strobe_record::format::{FILE_MAGIC, NO_CPU};
 
@@ -189,18 +190,18 @@ fn lost_in(record: &EventRecord<'_>) -> u64 {
     }
 }
 
-/// The chunks of one CPU, read one after another.
+/// The chunks of one CPU, read one after another. Their payloads (checksum
+/// checked, decompressed) arrive from a worker thread that runs ahead.
 struct CpuCursor<'a> {
-    chunks: Vec<ChunkRef>,
-    next_chunk: usize,
+    source: Receiver<Result<Cow<'a, [u8]>, FormatError>>,
     payload: Cow<'a, [u8]>,
     pos: usize,
     cpu: Option<u32>,
 }
 
 impl<'a> CpuCursor<'a> {
-    /// The record at the cursor, loading the next chunk when one runs out.
-    fn current(&mut self, file: &StrobeFile<'a>, stats: &mut StreamStats) -> Option<RawRecord<'_>> {
+    /// The record at the cursor, taking the next chunk when one runs out.
+    fn current(&mut self, stats: &mut StreamStats) -> Option<RawRecord<'_>> {
         loop {
             if self.pos < self.payload.len() {
                 let rest = &self.payload[self.pos..];
@@ -214,9 +215,7 @@ impl<'a> CpuCursor<'a> {
                 stats.malformed += 1;
                 self.pos = self.payload.len();
             }
-            let chunk = self.chunks.get(self.next_chunk)?;
-            self.next_chunk += 1;
-            match file.payload(chunk) {
+            match self.source.recv().ok()? {
                 Ok(payload) => {
                     self.payload = payload;
                     self.pos = 0;
@@ -296,31 +295,58 @@ fn stream_strobe<'a>(
     progress: &mut dyn FnMut(u64, u64),
 ) -> StreamStats {
     let total: u64 = file.record_chunks().map(|c| c.header.raw_len as u64).sum();
-    let mut done = 0u64;
-    let mut since_report = 0u64;
     let mut stats = StreamStats::default();
-    let mut chain = Vec::new();
     let mut by_cpu: BTreeMap<Option<u32>, Vec<ChunkRef>> = BTreeMap::new();
     for chunk in file.record_chunks() {
         let cpu = (chunk.header.cpu != NO_CPU).then_some(chunk.header.cpu);
         by_cpu.entry(cpu).or_default().push(*chunk);
     }
-    let mut cursors: Vec<CpuCursor<'a>> = by_cpu
-        .into_iter()
-        .map(|(cpu, chunks)| CpuCursor { chunks, next_chunk: 0, payload: Cow::Borrowed(&[]), pos: 0, cpu })
-        .collect();
+    // Each CPU's chunks are checked and decompressed on a thread of their
+    // own, a couple of chunks ahead of the merge below, which is where the
+    // records are decoded in time order. One thread per CPU (not a pool):
+    // a thread that served several CPUs could block on one CPU's full
+    // channel while the merge waits for another's.
+    std::thread::scope(|scope| {
+        let mut cursors: Vec<CpuCursor<'a>> = Vec::new();
+        for (cpu, chunks) in by_cpu {
+            let (sender, source) = sync_channel(2);
+            scope.spawn(move || {
+                for chunk in &chunks {
+                    if sender.send(file.payload(chunk)).is_err() {
+                        break;
+                    }
+                }
+            });
+            cursors.push(CpuCursor { source, payload: Cow::Borrowed(&[]), pos: 0, cpu });
+        }
+        merge(&mut cursors, decoder, f, progress, total, &mut stats);
+    });
+    stats
+}
+
+/// Merges the CPUs' record streams by timestamp: a heap holds each CPU's
+/// next record time. Records strobe synthesized (no CPU) come first.
+fn merge(
+    cursors: &mut [CpuCursor<'_>],
+    decoder: &Decoder,
+    f: &mut dyn FnMut(&Item<'_>),
+    progress: &mut dyn FnMut(u64, u64),
+    total: u64,
+    stats: &mut StreamStats,
+) {
+    let mut chain = Vec::new();
+    let (mut done, mut since_report) = (0u64, 0u64);
     let mut heap = BinaryHeap::new();
     for (i, cursor) in cursors.iter_mut().enumerate() {
-        // Synthesized records (no CPU) sort first: they describe the start.
         let synthesized = cursor.cpu.is_none();
-        let Some(record) = cursor.current(file, &mut stats) else { continue };
+        let Some(record) = cursor.current(stats) else { continue };
         let time = if synthesized { 0 } else { decoder.time_of(&record).unwrap_or(0) };
         heap.push(Reverse((time, i)));
     }
     while let Some(Reverse((time, i))) = heap.pop() {
         let cursor = &mut cursors[i];
         let cpu = cursor.cpu;
-        let Some(record) = cursor.current(file, &mut stats) else { continue };
+        let Some(record) = cursor.current(stats) else { continue };
         let len = record.bytes.len();
         match decoder.decode(&record, cpu) {
             Some(decoded) => {
@@ -336,12 +362,11 @@ fn stream_strobe<'a>(
             since_report = 0;
             progress(done, total);
         }
-        if let Some(next) = cursor.current(file, &mut stats) {
+        if let Some(next) = cursor.current(stats) {
             let next_time = if cpu.is_none() { 0 } else { decoder.time_of(&next).unwrap_or(time) };
             heap.push(Reverse((next_time, i)));
         }
     }
-    stats
 }
 
 /// Streams a perf.data file in the order perf's round-based sorting gives.

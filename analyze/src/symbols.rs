@@ -4,7 +4,7 @@
 //! Lookups are cached per DSO: a file is opened and its symbols sorted once,
 //! however many samples fall in it.
 
-use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SymbolKind};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, ObjectSymbolTable, SymbolKind};
 use std::collections::HashMap;
 
 /// A sorted table of symbols, looked up by address.
@@ -218,6 +218,41 @@ fn function_symbols(elf: &object::File<'_>) -> Vec<SymbolEntry> {
     entries
 }
 
+/// `NAME@plt` symbols for the PLT stubs of an x86-64 ELF file, as perf
+/// synthesizes them: the n-th `.rela.plt` relocation's stub is the n-th
+/// 16-byte entry of `.plt.sec` when there is one (IBT), else of `.plt` after
+/// its header entry.
+fn plt_symbols(elf: &object::File<'_>) -> Vec<SymbolEntry> {
+    const ENTRY: u64 = 16;
+    const RELA: usize = 24;
+    if elf.architecture() != object::Architecture::X86_64 {
+        return Vec::new();
+    }
+    let Some(relocations) = elf.section_by_name(".rela.plt").and_then(|s| s.data().ok()) else { return Vec::new() };
+    let (first, stubs) = match (elf.section_by_name(".plt.sec"), elf.section_by_name(".plt")) {
+        (Some(sec), _) => (sec.address(), sec.size()),
+        (None, Some(plt)) => (plt.address() + ENTRY, plt.size().saturating_sub(ENTRY)),
+        (None, None) => return Vec::new(),
+    };
+    let Some(dynsyms) = elf.dynamic_symbol_table() else { return Vec::new() };
+    let mut out = Vec::new();
+    for (n, rela) in relocations.chunks_exact(RELA).enumerate() {
+        let start = first + n as u64 * ENTRY;
+        if (n as u64 + 1) * ENTRY > stubs {
+            break;
+        }
+        let info = u64::from_le_bytes(rela[8..16].try_into().unwrap_or_default());
+        let index = object::SymbolIndex((info >> 32) as usize);
+        let Some(name) = dynsyms.symbol_by_index(index).ok().and_then(|sym| sym.name().ok().map(str::to_string)) else {
+            continue;
+        };
+        if !name.is_empty() {
+            out.push(SymbolEntry { start, size: ENTRY, name: format!("{name}@plt"), binding: Binding::Global });
+        }
+    }
+    out
+}
+
 /// Where a separate debug file for an ELF file may be: by build-id under
 /// /usr/lib/debug/.build-id, then by its .gnu_debuglink name.
 pub fn debug_file_candidates(path: &str, build_id: Option<&[u8]>, debuglink: Option<&str>) -> Vec<String> {
@@ -252,6 +287,7 @@ impl ElfSymbols {
         if entries.is_empty() {
             entries = function_symbols(&elf);
         }
+        entries.extend(plt_symbols(&elf));
         let symbols = resolve_aliases(entries);
         let segments = elf
             .segments()
@@ -292,6 +328,27 @@ pub fn parse_perf_map(text: &str) -> SymbolTable {
         })
         .collect();
     SymbolTable::new(symbols)
+}
+
+/// This process's vDSO image. The kernel maps the same vDSO into every
+/// process, so it names the vDSO functions of a recording made on this
+/// kernel (perf likewise resolves `[vdso]` from an image it saved).
+fn own_vdso() -> Option<Vec<u8>> {
+    // SAFETY: getauxval has no preconditions; 0 means the entry is absent.
+    let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
+    if base == 0 {
+        return None;
+    }
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let line = maps.lines().find(|l| l.ends_with("[vdso]"))?;
+    let (start, end) = line.split_whitespace().next()?.split_once('-')?;
+    let (start, end) = (usize::from_str_radix(start, 16).ok()?, usize::from_str_radix(end, 16).ok()?);
+    if start != base || end <= start {
+        return None;
+    }
+    // SAFETY: [start, end) is the vDSO mapping of this process, readable
+    // for as long as the process runs; it is copied out at once.
+    Some(unsafe { std::slice::from_raw_parts(start as *const u8, end - start) }.to_vec())
 }
 
 fn map_file(path: &str) -> Option<memmap2::Mmap> {
@@ -375,6 +432,9 @@ impl DsoCache {
         self.files
             .entry(path.to_string())
             .or_insert_with(|| {
+                if path == "[vdso]" {
+                    return ElfSymbols::parse(&own_vdso()?);
+                }
                 if !path.starts_with('/') {
                     return None;
                 }
@@ -448,6 +508,25 @@ mod tests {
     fn debug_file_locations() {
         let c = debug_file_candidates("/usr/lib/x/libc.so.6", Some(&[0x93, 0xac, 0x61]), Some("libc.debug"));
         assert_eq!(c, ["/usr/lib/debug/.build-id/93/ac61.debug", "/usr/lib/debug/usr/lib/x/libc.debug", "/usr/lib/x/.debug/libc.debug"]);
+    }
+
+    #[test]
+    fn plt_stubs_are_named_as_perf_names_them() {
+        // The bundled workloads are built by the tests; any dynamically
+        // linked binary will do: /bin/sh calls libc through its PLT.
+        let data = std::fs::read("/bin/sh").unwrap();
+        let elf = object::File::parse(&*data).unwrap();
+        let plt = plt_symbols(&elf);
+        assert!(!plt.is_empty(), "no PLT symbols in /bin/sh");
+        assert!(plt.iter().all(|s| s.name.ends_with("@plt") && s.size == 16));
+        assert!(plt.windows(2).all(|w| w[1].start == w[0].start + 16), "stubs are consecutive");
+    }
+
+    #[test]
+    fn the_vdso_has_its_functions() {
+        let mut cache = DsoCache::default();
+        let vdso = cache.get("[vdso]").expect("this process has a vDSO");
+        assert!(vdso.table.symbols.iter().any(|s| s.2.contains("clock_gettime")), "no clock_gettime in the vDSO");
     }
 
     #[test]

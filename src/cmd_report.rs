@@ -47,7 +47,11 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     let call_graph = call_graph_options(args.call_graph.as_deref(), args.json)?;
     let options = ReportOptions { sort, children: !args.no_children, filter, call_graph, folded: args.flamegraph.is_some() };
     let mut progress = Progress::new();
-    let report = report::build_with_progress(&recording, &options, &mut |done, total| progress.update(done, total))?;
+    let mut released = 0usize;
+    let report = report::build_with_progress(&recording, &options, &mut |done, total| {
+        progress.update(done, total);
+        released = release_read_pages(&map, done, total, released);
+    })?;
     progress.finish();
     // A finished strobe file's trailer counts both kinds of loss over the
     // whole recording; otherwise count the loss records streamed.
@@ -69,6 +73,31 @@ pub fn run(args: ReportArgs) -> Result<i32> {
         eprintln!("strobe: skipped {} malformed records or damaged chunks", report.malformed);
     }
     Ok(0)
+}
+
+/// Lets the kernel drop the pages of the input that were read more than
+/// 32 MiB ago, so a report's memory does not grow with the file: records
+/// are read in order, and a page touched again is simply read back from the
+/// page cache (the mapping is private and read-only). Returns how far the
+/// mapping is released now.
+fn release_read_pages(map: &memmap2::Mmap, done: u64, total: u64, released: usize) -> usize {
+    const BEHIND: usize = 32 << 20;
+    const STEP: usize = 16 << 20;
+    if total == 0 {
+        return released;
+    }
+    // Progress is counted in record bytes; scale it to a place in the file.
+    let position = (done as f64 / total as f64 * map.len() as f64) as usize;
+    let page = 4096;
+    let upto = position.saturating_sub(BEHIND) / page * page;
+    if upto < released + STEP {
+        return released;
+    }
+    // SAFETY: [0, upto) lies inside the mapping, which stays mapped; pages
+    // of a private read-only file mapping dropped here are refilled from the
+    // file if touched again, so no borrowed slice is invalidated.
+    unsafe { libc::madvise(map.as_ptr() as *mut libc::c_void, upto, libc::MADV_DONTNEED) };
+    upto
 }
 
 /// A progress bar on stderr, shown only when stderr is a terminal and

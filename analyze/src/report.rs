@@ -419,26 +419,31 @@ impl Resolver<'_> {
     }
 }
 
-/// A call-graph tree under construction; node 0 is the root.
+/// A call-graph tree under construction; node 0 is the root. Nodes keep
+/// their children in a small list: most have one or two, so a linear scan
+/// beats a hash map in time and memory.
 #[derive(Debug, Clone, Default)]
 struct TreeBuilder {
-    nodes: Vec<(u32, u64, FxHashMap<u32, usize>)>,
+    nodes: Vec<TreeNode>,
 }
+
+/// A tree node: its frame, summed period, and children as (frame, node index).
+type TreeNode = (u32, u64, Vec<(u32, u32)>);
 
 impl TreeBuilder {
     fn add(&mut self, frames: &[u32], period: u64) {
         if self.nodes.is_empty() {
-            self.nodes.push((u32::MAX, 0, FxHashMap::default()));
+            self.nodes.push((u32::MAX, 0, Vec::new()));
         }
         let mut node = 0;
         self.nodes[0].1 += period;
         for &frame in frames {
-            let next = match self.nodes[node].2.get(&frame) {
-                Some(&next) => next,
+            let next = match self.nodes[node].2.iter().find(|(f, _)| *f == frame) {
+                Some(&(_, next)) => next as usize,
                 None => {
                     let next = self.nodes.len();
-                    self.nodes.push((frame, 0, FxHashMap::default()));
-                    self.nodes[node].2.insert(frame, next);
+                    self.nodes.push((frame, 0, Vec::new()));
+                    self.nodes[node].2.push((frame, next as u32));
                     next
                 }
             };
@@ -450,9 +455,9 @@ impl TreeBuilder {
     fn finish(&self, node: usize, min_period: u64, name: &dyn Fn(u32) -> String) -> CallNode {
         let (frame, period, children) = &self.nodes[node];
         let mut kids: Vec<CallNode> = children
-            .values()
-            .filter(|&&c| self.nodes[c].1 >= min_period)
-            .map(|&c| self.finish(c, min_period, name))
+            .iter()
+            .filter(|&&(_, c)| self.nodes[c as usize].1 >= min_period)
+            .map(|&(_, c)| self.finish(c as usize, min_period, name))
             .collect();
         kids.sort_by(|a, b| b.period.cmp(&a.period).then_with(|| a.frame.cmp(&b.frame)));
         CallNode { frame: if *frame == u32::MAX { String::new() } else { name(*frame) }, period: *period, children: kids }
@@ -505,7 +510,9 @@ pub fn build_with_progress(
     let (mut unresolved, mut filtered_out) = (0u64, 0u64);
     let children = options.children && recording.call_graph;
     let sort = &options.sort;
-    let mut seen: Vec<Key> = Vec::new();
+    // Within one sample only the location parts of a key vary (comm, pid,
+    // tid and CPU are the sample's), so entries are told apart by those.
+    let mut seen: Vec<(u32, u32, u32)> = Vec::new();
     let key_for = |comm: u32, pid: i32, tid: i32, cpu: Option<u32>, loc: Location, srcline: u32| -> Key {
         let mut key = [0u64; 6];
         for (slot, k) in key.iter_mut().zip(sort) {
@@ -590,17 +597,27 @@ pub fn build_with_progress(
             // Every distinct entry on the chain, the sample's own included,
             // is credited once per sample, so recursion does not count twice.
             seen.clear();
-            seen.push(self_key);
+            let distinct = |loc: Location, srcline: u32| {
+                let key_has = |k: SortKey| sort.contains(&k);
+                (
+                    if key_has(SortKey::Sym) || key_has(SortKey::Dso) { loc.dso } else { 0 },
+                    if key_has(SortKey::Sym) { loc.sym | (loc.kernel as u32) << 31 } else { 0 },
+                    srcline,
+                )
+            };
+            if let Some(counts) = histogram.get_mut(&self_key) {
+                counts.children_period += period;
+            }
+            seen.push(distinct(loc, self_srcline));
             for (addr, kernel_frame) in callers(callchain, ip) {
                 let location = resolver.resolve(&state, pid, addr, kernel_frame);
                 let srcline = if wants_srcline { resolver.srcline(&state, pid, addr, kernel_frame) } else { 0 };
-                let key = key_for(comm, pid, tid, cpu, location, srcline);
-                if !seen.contains(&key) {
-                    seen.push(key);
+                let id = distinct(location, srcline);
+                if !seen.contains(&id) {
+                    seen.push(id);
+                    let key = key_for(comm, pid, tid, cpu, location, srcline);
+                    histogram.entry(key).or_default().children_period += period;
                 }
-            }
-            for key in &seen {
-                histogram.entry(*key).or_default().children_period += period;
             }
         } else {
             counts.children_period += period;

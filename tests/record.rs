@@ -458,7 +458,7 @@ fn root_report_of_perf_data_matches_perf_report() {
     let cpu_bound = workload("cpu_bound");
     let data = dir.join("perf.data");
     let script = format!("{} 0.5; dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null", cpu_bound.display());
-    let out = run(Command::new("perf").args(["record", "-q", "-F", "4000", "-o"]).arg(&data).args(["--", "sh", "-c", &script]));
+    let out = perf_record(&["-q".as_ref(), "-F".as_ref(), "4000".as_ref(), "-o".as_ref(), data.as_os_str(), "--".as_ref(), "sh".as_ref(), "-c".as_ref(), script.as_ref()]);
     assert!(out.status.success(), "perf record failed: {}", String::from_utf8_lossy(&out.stderr));
     let args = ["--stdio", "--no-children", "--sort", "comm,dso,sym", "-i"];
     let perf = run(Command::new("perf").arg("report").args(args).arg(&data));
@@ -540,7 +540,7 @@ fn root_stripped_binary_resolves_through_its_debug_file_and_perf_recordings_spli
 
     // The same split on perf's own recording of the workload.
     let perf_data = dir.join("perf.data");
-    let out = run(Command::new("perf").args(["record", "-q", "-F", "4000", "-o"]).arg(&perf_data).arg("--").arg(&cpu_bound).arg("0.5"));
+    let out = perf_record(&["-q".as_ref(), "-F".as_ref(), "4000".as_ref(), "-o".as_ref(), perf_data.as_os_str(), "--".as_ref(), cpu_bound.as_os_str(), "0.5".as_ref()]);
     assert!(out.status.success(), "perf record failed: {}", String::from_utf8_lossy(&out.stderr));
     let out = run(strobe().args(["report", "--no-children", "--sort", "sym", "-i"]).arg(&perf_data));
     let text = String::from_utf8_lossy(&out.stdout);

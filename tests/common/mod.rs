@@ -157,3 +157,15 @@ pub fn record_two_busy(dir: &Path, name: &str, seconds: &str, args: &[&str]) -> 
     assert!(out.status.success(), "strobe record failed: {}", String::from_utf8_lossy(&out.stderr));
     (data, out)
 }
+
+/// Runs `perf record ARGS`. perf 6.1 here now and then aborts in its
+/// build-id code after recording ("assertion failed at util/build-id.c");
+/// `--no-buildid` avoids most of that code, and one retry covers the rest.
+pub fn perf_record(args: &[&std::ffi::OsStr]) -> Output {
+    let attempt = || run(Command::new("perf").args(["record", "--no-buildid"]).args(args));
+    let out = attempt();
+    if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("build-id") {
+        return attempt();
+    }
+    out
+}

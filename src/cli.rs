@@ -41,7 +41,12 @@ pub struct ReportArgs {
     #[arg(short = 'i', long = "input", value_name = "FILE")]
     pub input: Option<PathBuf>,
     /// Columns to group samples by: comm, pid, tid, dso, sym, srcline, cpu (comma list).
-    #[arg(short = 's', long = "sort", value_name = "KEYS", default_value = "comm,dso,sym")]
+    #[arg(
+        short = 's',
+        long = "sort",
+        value_name = "KEYS",
+        default_value = "comm,dso,sym"
+    )]
     pub sort: String,
     /// Show the number of samples of each row.
     #[arg(short = 'n', long = "show-nr-samples")]
@@ -162,7 +167,13 @@ pub struct RecordArgs {
     #[arg(short = 't', long = "tid", value_name = "TIDS", value_delimiter = ',')]
     pub tids: Vec<i32>,
     /// Samples per second.
-    #[arg(short = 'F', long = "freq", value_name = "HZ", default_value_t = 4000, conflicts_with = "period")]
+    #[arg(
+        short = 'F',
+        long = "freq",
+        value_name = "HZ",
+        default_value_t = 4000,
+        conflicts_with = "period"
+    )]
     pub freq: u64,
     /// Sample once every N events instead of at a frequency.
     #[arg(short = 'c', long = "count", value_name = "N")]
@@ -177,7 +188,12 @@ pub struct RecordArgs {
     #[arg(short = 'm', long = "mmap-pages", value_name = "PAGES|SIZE")]
     pub mmap_pages: Option<String>,
     /// Output file; an existing file is renamed to FILE.old.
-    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "strobe.data")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        default_value = "strobe.data"
+    )]
     pub output: PathBuf,
     /// Flight-recorder mode: keep at most SIZE bytes (e.g. 64M), newest data overwriting oldest.
     #[arg(long = "ring", value_name = "SIZE")]
@@ -200,7 +216,12 @@ pub struct RecordArgs {
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     /// The file to describe.
-    #[arg(short = 'i', long = "input", value_name = "FILE", default_value = "strobe.data")]
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "strobe.data"
+    )]
     pub input: PathBuf,
     /// The file to describe (instead of -i).
     #[arg(value_name = "FILE", conflicts_with = "input")]
@@ -222,8 +243,25 @@ mod tests {
 
     #[test]
     fn record_parses_perf_style_flags() {
-        let cli = Cli::try_parse_from(["strobe", "record", "-a", "-g", "-F", "999", "-e", "cpu-clock,page-faults", "-o", "x.data", "--", "sleep", "1"]).unwrap();
-        let Command::Record(args) = cli.command else { panic!("not record") };
+        let cli = Cli::try_parse_from([
+            "strobe",
+            "record",
+            "-a",
+            "-g",
+            "-F",
+            "999",
+            "-e",
+            "cpu-clock,page-faults",
+            "-o",
+            "x.data",
+            "--",
+            "sleep",
+            "1",
+        ])
+        .unwrap();
+        let Command::Record(args) = cli.command else {
+            panic!("not record")
+        };
         assert!(args.all_cpus && args.call_graph);
         assert_eq!(args.freq, 999);
         assert_eq!(args.command, ["sleep", "1"]);

@@ -31,10 +31,23 @@ fn attr_summary(bytes: &[u8]) -> Option<AttrSummary> {
 
 fn sample_type_names(bits: u64) -> String {
     const NAMES: [(u64, &str); 10] = [
-        (1 << 0, "IP"), (1 << 1, "TID"), (1 << 2, "TIME"), (1 << 3, "ADDR"), (1 << 5, "CALLCHAIN"),
-        (1 << 6, "ID"), (1 << 7, "CPU"), (1 << 8, "PERIOD"), (1 << 10, "RAW"), (1 << 16, "IDENTIFIER"),
+        (1 << 0, "IP"),
+        (1 << 1, "TID"),
+        (1 << 2, "TIME"),
+        (1 << 3, "ADDR"),
+        (1 << 5, "CALLCHAIN"),
+        (1 << 6, "ID"),
+        (1 << 7, "CPU"),
+        (1 << 8, "PERIOD"),
+        (1 << 10, "RAW"),
+        (1 << 16, "IDENTIFIER"),
     ];
-    NAMES.iter().filter(|(b, _)| bits & b != 0).map(|(_, n)| *n).collect::<Vec<_>>().join("|")
+    NAMES
+        .iter()
+        .filter(|(b, _)| bits & b != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for nanoseconds since the epoch.
@@ -51,23 +64,37 @@ fn utc(ns: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + (month <= 2) as i64;
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem / 60 % 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 pub fn run(args: InfoArgs) -> Result<i32> {
     let path = args.file.unwrap_or(args.input);
-    let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     // SAFETY: a read-only private mapping; strobe never writes a file it reads.
-    let map = unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
-    let strobe = StrobeFile::parse(&map).with_context(|| format!("cannot read {}", path.display()))?;
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .with_context(|| format!("cannot map {}", path.display()))?;
+    let strobe =
+        StrobeFile::parse(&map).with_context(|| format!("cannot read {}", path.display()))?;
     let totals = strobe.totals();
     let session = &strobe.session;
     let trailer = strobe.trailer.as_ref();
     let (lost_events, lost_samples) = match trailer {
-        Some(t) => (t.cpus.iter().map(|c| c.lost_events).sum(), t.cpus.iter().map(|c| c.lost_samples).sum()),
+        Some(t) => (
+            t.cpus.iter().map(|c| c.lost_events).sum(),
+            t.cpus.iter().map(|c| c.lost_samples).sum(),
+        ),
         None => (totals.lost, 0),
     };
-    let end_ns = trailer.map(|t| t.end_time_ns).or(totals.time_end).unwrap_or(session.start_time_ns);
+    let end_ns = trailer
+        .map(|t| t.end_time_ns)
+        .or(totals.time_end)
+        .unwrap_or(session.start_time_ns);
     let duration_ns = end_ns.saturating_sub(session.start_time_ns);
     let mut out = std::io::stdout().lock();
 
@@ -99,7 +126,14 @@ pub fn run(args: InfoArgs) -> Result<i32> {
     }
 
     let w = &mut out;
-    writeln!(w, "# file: {} ({}, strobe format {}.{})", path.display(), human_bytes(map.len() as u64), strobe.header.version_major, strobe.header.version_minor)?;
+    writeln!(
+        w,
+        "# file: {} ({}, strobe format {}.{})",
+        path.display(),
+        human_bytes(map.len() as u64),
+        strobe.header.version_major,
+        strobe.header.version_minor
+    )?;
     match &strobe.recovery {
         None => writeln!(w, "# status: complete")?,
         Some(r) => writeln!(
@@ -110,10 +144,25 @@ pub fn run(args: InfoArgs) -> Result<i32> {
             human_bytes(r.unreadable_bytes)
         )?,
     }
-    writeln!(w, "# captured on: {}, duration {:.3} s", utc(session.start_realtime_ns), duration_ns as f64 / 1e9)?;
-    writeln!(w, "# host: {}, kernel {} ({}), {}", session.hostname, session.kernel_release, session.kernel_version, session.arch)?;
+    writeln!(
+        w,
+        "# captured on: {}, duration {:.3} s",
+        utc(session.start_realtime_ns),
+        duration_ns as f64 / 1e9
+    )?;
+    writeln!(
+        w,
+        "# host: {}, kernel {} ({}), {}",
+        session.hostname, session.kernel_release, session.kernel_version, session.arch
+    )?;
     let recorded: Vec<String> = session.cpus_recorded.iter().map(u32::to_string).collect();
-    writeln!(w, "# cpu: {}, {} online, recorded {}", session.cpu_model, session.cpus_online, recorded.join(","))?;
+    writeln!(
+        w,
+        "# cpu: {}, {} online, recorded {}",
+        session.cpu_model,
+        session.cpus_online,
+        recorded.join(",")
+    )?;
     writeln!(w, "# memory: {}", human_bytes(session.mem_total_kib * 1024))?;
     writeln!(w, "# command line: {}", session.command_line.join(" "))?;
     writeln!(w, "# target: {}", session.target)?;
@@ -127,7 +176,11 @@ pub fn run(args: InfoArgs) -> Result<i32> {
                 event.name,
                 a.type_,
                 a.config,
-                if a.freq { "sample_freq" } else { "sample_period" },
+                if a.freq {
+                    "sample_freq"
+                } else {
+                    "sample_period"
+                },
                 a.period_or_freq,
                 sample_type_names(a.sample_type),
                 event.ids.len()
@@ -135,38 +188,89 @@ pub fn run(args: InfoArgs) -> Result<i32> {
             None => writeln!(w, "# event: {} (attribute unreadable)", event.name)?,
         }
     }
-    writeln!(w, "# call graph: {}", if session.call_graph { "frame pointers" } else { "none" })?;
+    writeln!(
+        w,
+        "# call graph: {}",
+        if session.call_graph {
+            "frame pointers"
+        } else {
+            "none"
+        }
+    )?;
     for note in &session.notes {
         writeln!(w, "# note: {note}")?;
     }
     if let Some(size) = session.ring_size {
         let wrapped = trailer.is_some_and(|t| t.ring_wrapped);
-        writeln!(w, "# flight recorder: ring of {}{}", human_bytes(size), if wrapped { ", wrapped (oldest data overwritten)" } else { "" })?;
+        writeln!(
+            w,
+            "# flight recorder: ring of {}{}",
+            human_bytes(size),
+            if wrapped {
+                ", wrapped (oldest data overwritten)"
+            } else {
+                ""
+            }
+        )?;
     }
     if totals.stored_bytes < totals.raw_bytes {
-        writeln!(w, "# chunks: {}, {} of records stored in {} (zstd)", totals.chunks, human_bytes(totals.raw_bytes), human_bytes(totals.stored_bytes))?;
+        writeln!(
+            w,
+            "# chunks: {}, {} of records stored in {} (zstd)",
+            totals.chunks,
+            human_bytes(totals.raw_bytes),
+            human_bytes(totals.stored_bytes)
+        )?;
     } else {
-        writeln!(w, "# chunks: {}, {} of records", totals.chunks, human_bytes(totals.raw_bytes))?;
+        writeln!(
+            w,
+            "# chunks: {}, {} of records",
+            totals.chunks,
+            human_bytes(totals.raw_bytes)
+        )?;
     }
-    writeln!(w, "# in the file: {} records, {} samples", totals.records, totals.samples)?;
+    writeln!(
+        w,
+        "# in the file: {} records, {} samples",
+        totals.records, totals.samples
+    )?;
     match trailer {
         Some(t) => {
             let recorded: u64 = t.cpus.iter().map(|c| c.samples).sum();
             writeln!(w, "# recorded: {recorded} samples; lost {lost_events} events (buffer full), {lost_samples} samples (dropped by the kernel)")?;
         }
-        None => writeln!(w, "# lost (in the chunks recovered): {} events and samples", totals.lost)?,
+        None => writeln!(
+            w,
+            "# lost (in the chunks recovered): {} events and samples",
+            totals.lost
+        )?,
     }
     if let Some(t) = trailer {
         for cpu in &t.cpus {
-            writeln!(w, "#   cpu{}: {} samples, {} lost, {} throttled, {}", cpu.cpu, cpu.samples, cpu.lost_events + cpu.lost_samples, cpu.throttled, human_bytes(cpu.bytes))?;
+            writeln!(
+                w,
+                "#   cpu{}: {} samples, {} lost, {} throttled, {}",
+                cpu.cpu,
+                cpu.samples,
+                cpu.lost_events + cpu.lost_samples,
+                cpu.throttled,
+                human_bytes(cpu.bytes)
+            )?;
         }
         writeln!(w, "# build-ids: {} files", t.build_ids.len())?;
         if let Some(status) = t.exit_status {
             writeln!(w, "# workload exit status: {status}")?;
         }
     }
-    let kallsyms = strobe.chunks.iter().any(|c| c.header.kind == strobe_record::format::ChunkKind::Kallsyms);
-    writeln!(w, "# kallsyms snapshot: {}", if kallsyms { "yes" } else { "no" })?;
+    let kallsyms = strobe
+        .chunks
+        .iter()
+        .any(|c| c.header.kind == strobe_record::format::ChunkKind::Kallsyms);
+    writeln!(
+        w,
+        "# kallsyms snapshot: {}",
+        if kallsyms { "yes" } else { "no" }
+    )?;
     Ok(0)
 }
 
@@ -177,6 +281,9 @@ mod tests {
     #[test]
     fn utc_dates() {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(1_795_000_000 * 1_000_000_000), "2026-11-18 11:06:40 UTC");
+        assert_eq!(
+            utc(1_795_000_000 * 1_000_000_000),
+            "2026-11-18 11:06:40 UTC"
+        );
     }
 }

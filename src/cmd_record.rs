@@ -14,7 +14,9 @@ use strobe_record::{Controls, RecordOptions, Session, Targets};
 const DEFAULT_BUFFER_PAGES: usize = 128;
 
 fn buffer_pages(arg: Option<&str>) -> Result<usize> {
-    let Some(arg) = arg else { return Ok(DEFAULT_BUFFER_PAGES) };
+    let Some(arg) = arg else {
+        return Ok(DEFAULT_BUFFER_PAGES);
+    };
     let page = strobe_probe::sys::page_size() as u64;
     let pages = if arg.chars().all(|c| c.is_ascii_digit()) {
         arg.parse::<u64>().ok()
@@ -46,7 +48,10 @@ pub fn run(args: RecordArgs) -> Result<i32> {
     }
     let cpus = args.cpus.as_deref().map(CpuList::parse).transpose()?;
     let ring_size = match args.ring.as_deref() {
-        Some(text) => Some(parse_size(text).with_context(|| format!("--ring {text}: expected a size such as 64M"))?),
+        Some(text) => Some(
+            parse_size(text)
+                .with_context(|| format!("--ring {text}: expected a size such as 64M"))?,
+        ),
         None => None,
     };
     let has_task_target = !args.pids.is_empty() || !args.tids.is_empty();
@@ -57,7 +62,11 @@ pub fn run(args: RecordArgs) -> Result<i32> {
         bail!("nothing to record: give a command after --, or -a, -C, -p or -t (see `strobe record --help`)");
     }
 
-    let mut workload = if args.command.is_empty() { None } else { Some(Workload::prepare(&args.command)?) };
+    let mut workload = if args.command.is_empty() {
+        None
+    } else {
+        Some(Workload::prepare(&args.command)?)
+    };
     // After the fork, so the held child keeps the default signal actions.
     signals::install();
     let options = RecordOptions {
@@ -88,7 +97,14 @@ pub fn run(args: RecordArgs) -> Result<i32> {
     let create_output = || {
         if output.exists() {
             std::fs::rename(output, &previous).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("cannot rename {} to {}: {e}", output.display(), previous.display()))
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot rename {} to {}: {e}",
+                        output.display(),
+                        previous.display()
+                    ),
+                )
             })?;
             renamed.set(true);
         }
@@ -98,7 +114,9 @@ pub fn run(args: RecordArgs) -> Result<i32> {
             .create(true)
             .truncate(true)
             .open(output)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", output.display())))?;
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot create {}: {e}", output.display()))
+            })?;
         created.set(true);
         Ok(file)
     };
@@ -142,7 +160,11 @@ pub fn run(args: RecordArgs) -> Result<i32> {
         }
         Ok(())
     };
-    let mut controls = Controls { stop: &signals::STOP, snapshot: &signals::SNAPSHOT, on_snapshot: &mut copy_snapshot };
+    let mut controls = Controls {
+        stop: &signals::STOP,
+        snapshot: &signals::SNAPSHOT,
+        on_snapshot: &mut copy_snapshot,
+    };
     let summary = match session.run(&mut controls, workload.as_mut()) {
         Ok(summary) => summary,
         Err(err) => {

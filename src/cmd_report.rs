@@ -4,9 +4,11 @@ use crate::cli::ReportArgs;
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::io::Write;
-use strobe_analyze::filter::Filter;
-use strobe_analyze::report::{self, CallGraphOptions, CallNode, CallOrder, Report, ReportOptions, SortKey};
 use std::path::{Path, PathBuf};
+use strobe_analyze::filter::Filter;
+use strobe_analyze::report::{
+    self, CallGraphOptions, CallNode, CallOrder, Report, ReportOptions, SortKey,
+};
 
 use strobe_analyze::input::{self, Item, Recording};
 use strobe_record::format::reader::StrobeFile;
@@ -15,26 +17,39 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     let sort = SortKey::parse_list(&args.sort).map_err(anyhow::Error::msg)?;
     let path = match &args.input {
         Some(path) => path.clone(),
-        None if Path::new("strobe.data").exists() || !Path::new("perf.data").exists() => PathBuf::from("strobe.data"),
+        None if Path::new("strobe.data").exists() || !Path::new("perf.data").exists() => {
+            PathBuf::from("strobe.data")
+        }
         None => PathBuf::from("perf.data"),
     };
-    let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     // SAFETY: a read-only private mapping; strobe never writes a file it reads.
-    let map = unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("cannot map {}", path.display()))?;
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .with_context(|| format!("cannot map {}", path.display()))?;
     let strobe_file;
     let mut strobe_trailer_lost = None;
     let recording = if input::is_perf_data(&map) {
         // perf.data keeps no kallsyms snapshot; perf itself reads the live
         // one (or its build-id cache), so do the same.
         let kallsyms = std::fs::read("/proc/kallsyms").unwrap_or_default();
-        Recording::from_perf_data(&map, kallsyms).with_context(|| format!("cannot read {}", path.display()))?
+        Recording::from_perf_data(&map, kallsyms)
+            .with_context(|| format!("cannot read {}", path.display()))?
     } else {
-        strobe_file = StrobeFile::parse(&map).with_context(|| format!("cannot read {}", path.display()))?;
+        strobe_file =
+            StrobeFile::parse(&map).with_context(|| format!("cannot read {}", path.display()))?;
         if let Some(r) = &strobe_file.recovery {
-            eprintln!("strobe: {} was not finished ({}); reading the {} chunks recovered", path.display(), r.reason, r.chunks_found);
+            eprintln!(
+                "strobe: {} was not finished ({}); reading the {} chunks recovered",
+                path.display(),
+                r.reason,
+                r.chunks_found
+            );
         }
-        strobe_trailer_lost =
-            strobe_file.trailer.as_ref().map(|t| t.cpus.iter().map(|c| c.lost_events + c.lost_samples).sum());
+        strobe_trailer_lost = strobe_file
+            .trailer
+            .as_ref()
+            .map(|t| t.cpus.iter().map(|c| c.lost_events + c.lost_samples).sum());
         Recording::from_strobe(&strobe_file)?
     };
     let origin = match recording.start_time {
@@ -45,7 +60,13 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     };
     let filter = Filter::new(&args.filter.spec(), origin)?;
     let call_graph = call_graph_options(args.call_graph.as_deref(), args.json)?;
-    let options = ReportOptions { sort, children: !args.no_children, filter, call_graph, folded: args.flamegraph.is_some() };
+    let options = ReportOptions {
+        sort,
+        children: !args.no_children,
+        filter,
+        call_graph,
+        folded: args.flamegraph.is_some(),
+    };
     let mut progress = Progress::new();
     let mut released = 0usize;
     let report = report::build_with_progress(&recording, &options, &mut |done, total| {
@@ -70,7 +91,10 @@ pub fn run(args: ReportArgs) -> Result<i32> {
         eprintln!("strobe: {path} changed since the recording (its build-id differs); its samples show as [unknown]");
     }
     if report.malformed > 0 {
-        eprintln!("strobe: skipped {} malformed records or damaged chunks", report.malformed);
+        eprintln!(
+            "strobe: skipped {} malformed records or damaged chunks",
+            report.malformed
+        );
     }
     Ok(0)
 }
@@ -111,7 +135,11 @@ struct Progress {
 impl Progress {
     fn new() -> Self {
         use std::io::IsTerminal;
-        Progress { started: std::time::Instant::now(), bar: None, enabled: std::io::stderr().is_terminal() }
+        Progress {
+            started: std::time::Instant::now(),
+            bar: None,
+            enabled: std::io::stderr().is_terminal(),
+        }
     }
 
     fn update(&mut self, done: u64, total: u64) {
@@ -121,8 +149,10 @@ impl Progress {
         let bar = self.bar.get_or_insert_with(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             bar.set_message("reading");
             bar
@@ -142,13 +172,18 @@ fn write_flamegraph(svg: &Path, report: &Report, input: &Path) -> Result<()> {
     if report.folded.is_empty() {
         anyhow::bail!("--flamegraph: no samples to draw (after filters)");
     }
-    let file = std::fs::File::create(svg).with_context(|| format!("cannot create {}", svg.display()))?;
+    let file =
+        std::fs::File::create(svg).with_context(|| format!("cannot create {}", svg.display()))?;
     let mut options = inferno::flamegraph::Options::default();
     options.title = format!("strobe report: {}", input.display());
     // Widths are summed sample periods (ns for cpu-clock), as rows weigh them.
     options.count_name = "period".to_string();
-    inferno::flamegraph::from_lines(&mut options, report.folded.iter().map(String::as_str), std::io::BufWriter::new(file))
-        .with_context(|| format!("cannot draw the flame graph into {}", svg.display()))?;
+    inferno::flamegraph::from_lines(
+        &mut options,
+        report.folded.iter().map(String::as_str),
+        std::io::BufWriter::new(file),
+    )
+    .with_context(|| format!("cannot draw the flame graph into {}", svg.display()))?;
     Ok(())
 }
 
@@ -195,7 +230,12 @@ fn print_tree(out: &mut impl Write, root: &CallNode, total: u64) -> std::io::Res
 
 /// The frames under `node` that continue its line (a single visible next
 /// frame; branches below the minimum are not shown), then its branches.
-fn print_continuation(out: &mut impl Write, node: &CallNode, indent: &str, total: u64) -> std::io::Result<()> {
+fn print_continuation(
+    out: &mut impl Write,
+    node: &CallNode,
+    indent: &str,
+    total: u64,
+) -> std::io::Result<()> {
     let mut node = node;
     while let [only] = node.children.as_slice() {
         writeln!(out, "{indent}{}", only.frame)?;
@@ -207,13 +247,27 @@ fn print_continuation(out: &mut impl Write, node: &CallNode, indent: &str, total
     print_branches(out, &node.children, indent, total)
 }
 
-fn print_branches(out: &mut impl Write, kids: &[CallNode], indent: &str, total: u64) -> std::io::Result<()> {
+fn print_branches(
+    out: &mut impl Write,
+    kids: &[CallNode],
+    indent: &str,
+    total: u64,
+) -> std::io::Result<()> {
     for (i, kid) in kids.iter().enumerate() {
         let last = i + 1 == kids.len();
         let head = format!("--{:.2}%--", percent(kid.period, total));
         writeln!(out, "{indent}|")?;
-        writeln!(out, "{indent}{}{head}{}", if last { " " } else { "|" }, kid.frame)?;
-        let next = format!("{indent}{}{}", if last { " " } else { "|" }, " ".repeat(head.len()));
+        writeln!(
+            out,
+            "{indent}{}{head}{}",
+            if last { " " } else { "|" },
+            kid.frame
+        )?;
+        let next = format!(
+            "{indent}{}{}",
+            if last { " " } else { "|" },
+            " ".repeat(head.len())
+        );
         print_continuation(out, kid, &next, total)?;
     }
     Ok(())
@@ -244,10 +298,20 @@ fn short_count(mut n: u64) -> String {
     }
 }
 
-fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportArgs) -> std::io::Result<()> {
+fn print_report(
+    out: &mut impl Write,
+    report: &Report,
+    lost: u64,
+    args: &ReportArgs,
+) -> std::io::Result<()> {
     for event in report.events.iter().filter(|e| e.total_samples > 0) {
         let total = denominator(event, args);
-        writeln!(out, "# Samples: {} of event '{}'", short_count(event.total_samples), event.event)?;
+        writeln!(
+            out,
+            "# Samples: {} of event '{}'",
+            short_count(event.total_samples),
+            event.event
+        )?;
         writeln!(out, "# Event count (approx.): {}", event.total_period)?;
         if lost > 0 {
             writeln!(out, "# Lost events: {lost}")?;
@@ -265,7 +329,10 @@ fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportA
             }
         }
         let (mut header, mut dots) = if report.children {
-            (String::from("# Children      Self"), String::from("# ........  ........"))
+            (
+                String::from("# Children      Self"),
+                String::from("# ........  ........"),
+            )
         } else {
             (String::from("# Overhead"), String::from("# ........"))
         };
@@ -290,7 +357,11 @@ fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportA
         writeln!(out, "#")?;
         for row in rows {
             let mut line = if report.children {
-                format!("{:>9.2}%  {:>7.2}%", percent(row.children_period, total), percent(row.period, total))
+                format!(
+                    "{:>9.2}%  {:>7.2}%",
+                    percent(row.children_period, total),
+                    percent(row.period, total)
+                )
             } else {
                 format!("{:>9.2}%", percent(row.period, total))
             };
@@ -313,8 +384,16 @@ fn print_report(out: &mut impl Write, report: &Report, lost: u64, args: &ReportA
         writeln!(out)?;
     }
     if report.unresolved > 0 {
-        let what = if report.unresolved == 1 { "sample had an address" } else { "samples had addresses" };
-        writeln!(out, "# {} {what} that resolved to no symbol ([unknown])", report.unresolved)?;
+        let what = if report.unresolved == 1 {
+            "sample had an address"
+        } else {
+            "samples had addresses"
+        };
+        writeln!(
+            out,
+            "# {} {what} that resolved to no symbol ([unknown])",
+            report.unresolved
+        )?;
     }
     Ok(())
 }
@@ -340,7 +419,10 @@ fn report_json(report: &Report, lost: u64, args: &ReportArgs) -> serde_json::Val
                     obj.insert("self_period".into(), json!(row.period));
                     obj.insert("samples".into(), json!(row.samples));
                     if report.children {
-                        obj.insert("children_percent".into(), json!(percent(row.children_period, total)));
+                        obj.insert(
+                            "children_percent".into(),
+                            json!(percent(row.children_period, total)),
+                        );
                         obj.insert("children_period".into(), json!(row.children_period));
                     }
                     if let Some(tree) = &row.call_tree {

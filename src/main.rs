@@ -23,7 +23,8 @@ fn main() {
         Err(err) => {
             // A closed pipe (`strobe info | head`) is not an error.
             let broken_pipe = err.chain().any(|e| {
-                e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
                     || e.downcast_ref::<serde_json::Error>()
                         .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
             });

@@ -18,8 +18,11 @@ extern "C" fn on_snapshot(_: libc::c_int) {
 /// Installs the handlers. Handlers are reset to the default by exec, so a
 /// workload started afterwards sees the usual signal behaviour.
 pub fn install() {
-    let handlers: [(libc::c_int, extern "C" fn(libc::c_int)); 3] =
-        [(libc::SIGINT, on_stop), (libc::SIGTERM, on_stop), (libc::SIGUSR2, on_snapshot)];
+    let handlers: [(libc::c_int, extern "C" fn(libc::c_int)); 3] = [
+        (libc::SIGINT, on_stop),
+        (libc::SIGTERM, on_stop),
+        (libc::SIGUSR2, on_snapshot),
+    ];
     for (signal, handler) in handlers {
         // SAFETY: the handlers only store to atomics, which is async-signal-safe;
         // sigaction is given a fully initialised struct.

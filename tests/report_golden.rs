@@ -37,35 +37,71 @@ fn golden_recording(dir: &Path) -> PathBuf {
     let binary = workload("cpu_bound");
     let data = std::fs::read(&binary).unwrap();
     let elf = object::File::parse(&*data).unwrap();
-    let symbol = |name: &str| elf.symbols().find(|s| s.name() == Ok(name)).unwrap().address();
+    let symbol = |name: &str| {
+        elf.symbols()
+            .find(|s| s.name() == Ok(name))
+            .unwrap()
+            .address()
+    };
     let exec = elf
         .segments()
-        .find(|s| elf.symbols().any(|sym| sym.name() == Ok("main") && (s.address()..s.address() + s.size()).contains(&sym.address())))
+        .find(|s| {
+            elf.symbols().any(|sym| {
+                sym.name() == Ok("main")
+                    && (s.address()..s.address() + s.size()).contains(&sym.address())
+            })
+        })
         .unwrap();
-    let attr = EventAttr::new(1, 0).sample_period(1000).sample_type_bits(SAMPLE_TYPE).sample_id_all(true).track_side_band(false);
+    let attr = EventAttr::new(1, 0)
+        .sample_period(1000)
+        .sample_type_bits(SAMPLE_TYPE)
+        .sample_id_all(true)
+        .track_side_band(false);
     let session = SessionMeta {
         strobe_version: "golden".into(),
-        events: vec![EventMeta { name: "cpu-clock".into(), attr: hex_encode(&attr.to_bytes()), ids: vec![1] }],
+        events: vec![EventMeta {
+            name: "cpu-clock".into(),
+            attr: hex_encode(&attr.to_bytes()),
+            ids: vec![1],
+        }],
         ..Default::default()
     };
     let path = dir.join("golden.data");
     let mut w = FileWriter::create(std::fs::File::create(&path).unwrap(), 0, None, false).unwrap();
-    w.write_meta(ChunkKind::Session, &serde_json::to_vec(&session).unwrap(), false).unwrap();
-    let kallsyms = format!("{KERNEL_TEXT:016x} T golden_kernel_work\n{:016x} T golden_kernel_next\n", KERNEL_TEXT + 0x100);
-    w.write_meta(ChunkKind::Kallsyms, kallsyms.as_bytes(), false).unwrap();
+    w.write_meta(
+        ChunkKind::Session,
+        &serde_json::to_vec(&session).unwrap(),
+        false,
+    )
+    .unwrap();
+    let kallsyms = format!(
+        "{KERNEL_TEXT:016x} T golden_kernel_work\n{:016x} T golden_kernel_next\n",
+        KERNEL_TEXT + 0x100
+    );
+    w.write_meta(ChunkKind::Kallsyms, kallsyms.as_bytes(), false)
+        .unwrap();
     let mut synth = RecordSynthesizer::new(SAMPLE_TYPE, 1);
     synth.comm(PID, PID, "golden");
     let (file_offset, _) = exec.file_range();
-    synth.mmap2(PID, &Mapping {
-        start: exec.address(),
-        end: exec.address() + exec.size(),
-        pgoff: file_offset,
-        major: 0,
-        minor: 0,
-        inode: 0,
-        path: binary.to_string_lossy().into_owned(),
-    });
-    w.write_records(ChunkKind::SynthesizedRecords, NO_CPU, &synth.out, &RunStats::default()).unwrap();
+    synth.mmap2(
+        PID,
+        &Mapping {
+            start: exec.address(),
+            end: exec.address() + exec.size(),
+            pgoff: file_offset,
+            major: 0,
+            minor: 0,
+            inode: 0,
+            path: binary.to_string_lossy().into_owned(),
+        },
+    );
+    w.write_records(
+        ChunkKind::SynthesizedRecords,
+        NO_CPU,
+        &synth.out,
+        &RunStats::default(),
+    )
+    .unwrap();
     w.begin_data(0).unwrap();
     let mut run = Vec::new();
     let mut time = 1_000_000;
@@ -78,21 +114,35 @@ fn golden_recording(dir: &Path) -> PathBuf {
     add(symbol("main") + 1, false);
     (0..2).for_each(|_| add(KERNEL_TEXT + 0x10, true));
     add(0x10, false); // no mapping there
-    let layout = RecordLayout { sample_time_offset: Some(24), other_time_from_end: Some(8), sample_ip_offset: Some(8), sample_callchain_offset: None };
+    let layout = RecordLayout {
+        sample_time_offset: Some(24),
+        other_time_from_end: Some(8),
+        sample_ip_offset: Some(8),
+        sample_callchain_offset: None,
+    };
     let stats = RunStats::walk(&run, &layout, |_| {});
-    w.write_records(ChunkKind::Records, 0, &run, &stats).unwrap();
+    w.write_records(ChunkKind::Records, 0, &run, &stats)
+        .unwrap();
     w.finish(&TrailerMeta::default()).unwrap();
     path
 }
 
 fn check_golden(name: &str, actual: &str) {
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var("STROBE_BLESS").as_deref() == Ok("1") {
         std::fs::write(&golden, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&golden).unwrap_or_else(|_| panic!("{} is missing; run with STROBE_BLESS=1", golden.display()));
-    assert_eq!(actual, expected, "output differs from {} (STROBE_BLESS=1 rewrites it)", golden.display());
+    let expected = std::fs::read_to_string(&golden)
+        .unwrap_or_else(|_| panic!("{} is missing; run with STROBE_BLESS=1", golden.display()));
+    assert_eq!(
+        actual,
+        expected,
+        "output differs from {} (STROBE_BLESS=1 rewrites it)",
+        golden.display()
+    );
 }
 
 #[test]
@@ -101,12 +151,29 @@ fn report_text_and_json_match_their_golden_files() {
     let data = golden_recording(&dir);
     for (name, args) in [
         ("report-default.txt", vec!["report", "--stdio"]),
-        ("report-sym-n.txt", vec!["report", "--stdio", "--sort", "sym", "-n"]),
-        ("report-dso-filter.txt", vec!["report", "--stdio", "--sort", "dso,sym", "--dso", "cpu_bound"]),
+        (
+            "report-sym-n.txt",
+            vec!["report", "--stdio", "--sort", "sym", "-n"],
+        ),
+        (
+            "report-dso-filter.txt",
+            vec![
+                "report",
+                "--stdio",
+                "--sort",
+                "dso,sym",
+                "--dso",
+                "cpu_bound",
+            ],
+        ),
         ("report.json", vec!["report", "--json"]),
     ] {
         let out = run(strobe().args(&args).arg("-i").arg(&data));
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // The binary's path depends on the build directory; the DSO column
         // shows only its name, so the output does not.
         check_golden(name, &String::from_utf8_lossy(&out.stdout));
@@ -117,15 +184,32 @@ fn report_text_and_json_match_their_golden_files() {
 fn report_json_follows_the_schema_in_the_book() {
     let dir = scratch("golden_schema");
     let data = golden_recording(&dir);
-    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/schemas/report.schema.json");
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the book's schema is a valid JSON Schema");
-    for args in [vec!["--json"], vec!["--json", "--no-children", "--sort", "pid,tid,cpu,srcline"], vec!["--json", "-g", "caller"]] {
+    let schema_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/schemas/report.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
+    let validator =
+        jsonschema::validator_for(&schema).expect("the book's schema is a valid JSON Schema");
+    for args in [
+        vec!["--json"],
+        vec!["--json", "--no-children", "--sort", "pid,tid,cpu,srcline"],
+        vec!["--json", "-g", "caller"],
+    ] {
         let out = run(strobe().arg("report").args(&args).arg("-i").arg(&data));
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{e} at {}", e.instance_path())).collect();
-        assert!(errors.is_empty(), "{args:?} output breaks the schema: {errors:#?}");
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{args:?} output breaks the schema: {errors:#?}"
+        );
     }
     // The schema is not vacuous: a row without its percentages is rejected.
     let bad = serde_json::json!({"schema": "strobe-report/1", "sort": ["sym"], "children": false, "lost": 0,

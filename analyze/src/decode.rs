@@ -3,8 +3,8 @@
 use crate::AnalyzeError;
 use byteorder::LittleEndian;
 use linux_perf_event_reader::{
-    get_record_id, Endianness, EventRecord, PerfEventAttr, RawData, RawEventRecord, RecordIdParseInfo,
-    RecordParseInfo, RecordType,
+    get_record_id, Endianness, EventRecord, PerfEventAttr, RawData, RawEventRecord,
+    RecordIdParseInfo, RecordParseInfo, RecordType,
 };
 use std::collections::HashMap;
 use strobe_record::format::reader::StrobeFile;
@@ -59,18 +59,28 @@ impl Decoder {
         let mut events = Vec::new();
         let mut by_id = HashMap::new();
         for (index, meta) in session.events.iter().enumerate() {
-            let bytes = meta.attr_bytes().ok_or_else(|| AnalyzeError::BadAttribute(meta.name.clone()))?;
+            let bytes = meta
+                .attr_bytes()
+                .ok_or_else(|| AnalyzeError::BadAttribute(meta.name.clone()))?;
             let (attr, _) = PerfEventAttr::parse::<_, LittleEndian>(&bytes[..])
                 .map_err(|_| AnalyzeError::BadAttribute(meta.name.clone()))?;
             let parse_info = RecordParseInfo::new(&attr, Endianness::LittleEndian);
             for &id in &meta.ids {
                 by_id.insert(id, index);
             }
-            events.push(EventInfo { name: meta.name.clone(), attr, parse_info });
+            events.push(EventInfo {
+                name: meta.name.clone(),
+                attr,
+                parse_info,
+            });
         }
         let first = events.first().ok_or(AnalyzeError::NoEvents)?;
         let id_info = RecordIdParseInfo::new(&first.attr);
-        Ok(Decoder { events, by_id, id_info })
+        Ok(Decoder {
+            events,
+            by_id,
+            id_info,
+        })
     }
 
     /// The recording's events.
@@ -94,7 +104,12 @@ impl Decoder {
         let raw_record = RawEventRecord::new(record_type, raw.misc, body, info.parse_info);
         let time = raw_record.timestamp();
         let record = raw_record.parse().ok()?;
-        Some(Decoded { event, cpu, time, record })
+        Some(Decoded {
+            event,
+            cpu,
+            time,
+            record,
+        })
     }
 
     /// The timestamp of a record, without decoding the rest of it.
@@ -102,16 +117,30 @@ impl Decoder {
         let event = if self.events.len() == 1 {
             0
         } else {
-            get_record_id::<LittleEndian>(RecordType(raw.kind), RawData::Single(raw.body()), &self.id_info)
-                .and_then(|id| self.by_id.get(&id).copied())
-                .unwrap_or(0)
+            get_record_id::<LittleEndian>(
+                RecordType(raw.kind),
+                RawData::Single(raw.body()),
+                &self.id_info,
+            )
+            .and_then(|id| self.by_id.get(&id).copied())
+            .unwrap_or(0)
         };
-        RawEventRecord::new(RecordType(raw.kind), raw.misc, RawData::Single(raw.body()), self.events[event].parse_info).timestamp()
+        RawEventRecord::new(
+            RecordType(raw.kind),
+            raw.misc,
+            RawData::Single(raw.body()),
+            self.events[event].parse_info,
+        )
+        .timestamp()
     }
 
     /// Calls `f` with every record of `file`, chunk by chunk in write order.
     /// Damaged chunks and malformed records are counted and skipped.
-    pub fn for_each<'a>(&self, file: &StrobeFile<'a>, mut f: impl FnMut(Decoded<'_>)) -> DecodeStats {
+    pub fn for_each<'a>(
+        &self,
+        file: &StrobeFile<'a>,
+        mut f: impl FnMut(Decoded<'_>),
+    ) -> DecodeStats {
         let mut stats = DecodeStats::default();
         for chunk in file.record_chunks() {
             let Ok(payload) = file.payload(chunk) else {

@@ -9,7 +9,9 @@ use regex::Regex;
 #[non_exhaustive]
 pub enum FilterError {
     /// A regular expression does not parse; the message points at the spot.
-    #[error("--{option}: invalid regular expression `{pattern}` at character {position}: {reason}")]
+    #[error(
+        "--{option}: invalid regular expression `{pattern}` at character {position}: {reason}"
+    )]
     BadRegex {
         /// The option it was given to.
         option: &'static str,
@@ -70,18 +72,36 @@ fn compile(option: &'static str, pattern: &str) -> Result<Regex, FilterError> {
         let (position, reason) = match regex_syntax::parse(pattern) {
             Err(regex_syntax::Error::Parse(e)) => (e.span().start.column, e.kind().to_string()),
             Err(regex_syntax::Error::Translate(e)) => (e.span().start.column, e.kind().to_string()),
-            _ => (1, err.to_string().lines().last().unwrap_or("invalid").trim().to_string()),
+            _ => (
+                1,
+                err.to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid")
+                    .trim()
+                    .to_string(),
+            ),
         };
-        FilterError::BadRegex { option, pattern: pattern.to_string(), position, reason }
+        FilterError::BadRegex {
+            option,
+            pattern: pattern.to_string(),
+            position,
+            reason,
+        }
     })
 }
 
-fn parse_list<T: std::str::FromStr>(option: &'static str, text: &str) -> Result<Vec<T>, FilterError> {
+fn parse_list<T: std::str::FromStr>(
+    option: &'static str,
+    text: &str,
+) -> Result<Vec<T>, FilterError> {
     text.split(',')
         .map(|part| {
             part.trim().parse().map_err(|_| FilterError::BadValue {
                 option,
-                reason: format!("`{part}` in `{text}` is not a number; give a comma list such as 12,34"),
+                reason: format!(
+                    "`{part}` in `{text}` is not a number; give a comma list such as 12,34"
+                ),
             })
         })
         .collect()
@@ -90,9 +110,11 @@ fn parse_list<T: std::str::FromStr>(option: &'static str, text: &str) -> Result<
 /// Parses `start,end` in seconds relative to the recording's first sample
 /// (either side may be empty), into absolute ns given `origin`.
 fn parse_window(text: &str, origin: u64) -> Result<(u64, u64), FilterError> {
-    let bad = || FilterError::BadValue {
+    let bad = || {
+        FilterError::BadValue {
         option: "time",
         reason: format!("`{text}` is not a window: give START,END in seconds from the first sample, e.g. 1.5,3 or 2,"),
+    }
     };
     let (start, end) = text.split_once(',').ok_or_else(bad)?;
     let secs = |s: &str, default: u64| -> Result<u64, FilterError> {
@@ -135,21 +157,40 @@ impl Filter {
     /// Builds the filter; `origin` is the time of the recording's first sample.
     pub fn new(spec: &FilterSpec, origin: u64) -> Result<Self, FilterError> {
         Ok(Filter {
-            comm: spec.comm.as_deref().map(|p| compile("comm", p)).transpose()?,
+            comm: spec
+                .comm
+                .as_deref()
+                .map(|p| compile("comm", p))
+                .transpose()?,
             dso: spec.dso.as_deref().map(|p| compile("dso", p)).transpose()?,
             sym: spec.sym.as_deref().map(|p| compile("sym", p)).transpose()?,
-            pids: spec.pids.as_deref().map(|t| parse_list("pid", t)).transpose()?,
-            tids: spec.tids.as_deref().map(|t| parse_list("tid", t)).transpose()?,
+            pids: spec
+                .pids
+                .as_deref()
+                .map(|t| parse_list("pid", t))
+                .transpose()?,
+            tids: spec
+                .tids
+                .as_deref()
+                .map(|t| parse_list("tid", t))
+                .transpose()?,
             cpus: spec
                 .cpus
                 .as_deref()
                 .map(|t| {
                     strobe_probe::CpuList::parse(t)
                         .map(|l| l.as_slice().to_vec())
-                        .map_err(|e| FilterError::BadValue { option: "cpu", reason: e.to_string() })
+                        .map_err(|e| FilterError::BadValue {
+                            option: "cpu",
+                            reason: e.to_string(),
+                        })
                 })
                 .transpose()?,
-            window: spec.time.as_deref().map(|t| parse_window(t, origin)).transpose()?,
+            window: spec
+                .time
+                .as_deref()
+                .map(|t| parse_window(t, origin))
+                .transpose()?,
         })
     }
 
@@ -173,8 +214,13 @@ impl Filter {
     pub fn passes_ids(&self, pid: i32, tid: i32, cpu: Option<u32>, time: u64) -> bool {
         self.pids.as_ref().is_none_or(|p| p.contains(&pid))
             && self.tids.as_ref().is_none_or(|t| t.contains(&tid))
-            && self.cpus.as_ref().is_none_or(|c| cpu.is_some_and(|cpu| c.contains(&cpu)))
-            && self.window.is_none_or(|(start, end)| (start..end).contains(&time))
+            && self
+                .cpus
+                .as_ref()
+                .is_none_or(|c| cpu.is_some_and(|cpu| c.contains(&cpu)))
+            && self
+                .window
+                .is_none_or(|(start, end)| (start..end).contains(&time))
     }
 
     /// Whether a sample passes every filter.
@@ -190,43 +236,123 @@ impl Filter {
 mod tests {
     use super::*;
 
-    fn sample<'a>(comm: &'a str, dso: &'a str, sym: &'a str, pid: i32, cpu: u32, time: u64) -> SampleView<'a> {
-        SampleView { comm, dso, sym, pid, tid: pid, cpu: Some(cpu), time }
+    fn sample<'a>(
+        comm: &'a str,
+        dso: &'a str,
+        sym: &'a str,
+        pid: i32,
+        cpu: u32,
+        time: u64,
+    ) -> SampleView<'a> {
+        SampleView {
+            comm,
+            dso,
+            sym,
+            pid,
+            tid: pid,
+            cpu: Some(cpu),
+            time,
+        }
     }
 
     #[test]
     fn filters_compose() {
-        let spec = FilterSpec { comm: Some("^cpu_".into()), sym: Some("hot_[ab]".into()), cpus: Some("1".into()), ..Default::default() };
+        let spec = FilterSpec {
+            comm: Some("^cpu_".into()),
+            sym: Some("hot_[ab]".into()),
+            cpus: Some("1".into()),
+            ..Default::default()
+        };
         let f = Filter::new(&spec, 0).unwrap();
         assert!(f.passes(&sample("cpu_bound", "cpu_bound", "hot_a", 1, 1, 0)));
-        assert!(!f.passes(&sample("cpu_bound", "cpu_bound", "hot_a", 1, 0, 0)), "wrong CPU");
-        assert!(!f.passes(&sample("sleeper", "sleeper", "hot_a", 1, 1, 0)), "wrong comm");
-        assert!(!f.passes(&sample("cpu_bound", "libc.so.6", "memcpy", 1, 1, 0)), "wrong sym");
+        assert!(
+            !f.passes(&sample("cpu_bound", "cpu_bound", "hot_a", 1, 0, 0)),
+            "wrong CPU"
+        );
+        assert!(
+            !f.passes(&sample("sleeper", "sleeper", "hot_a", 1, 1, 0)),
+            "wrong comm"
+        );
+        assert!(
+            !f.passes(&sample("cpu_bound", "libc.so.6", "memcpy", 1, 1, 0)),
+            "wrong sym"
+        );
         assert!(Filter::default().is_empty());
     }
 
     #[test]
     fn pid_lists_and_time_windows() {
-        let spec = FilterSpec { pids: Some("10, 20".into()), time: Some("1,2.5".into()), ..Default::default() };
+        let spec = FilterSpec {
+            pids: Some("10, 20".into()),
+            time: Some("1,2.5".into()),
+            ..Default::default()
+        };
         let f = Filter::new(&spec, 1_000_000_000).unwrap();
         assert!(f.passes_ids(20, 20, None, 2_500_000_000));
         assert!(!f.passes_ids(30, 30, None, 2_500_000_000));
-        assert!(!f.passes_ids(10, 10, None, 3_500_000_000), "end is exclusive");
-        assert!(!f.passes_ids(10, 10, None, 1_999_999_999), "before the window");
-        let open = Filter::new(&FilterSpec { time: Some("2,".into()), ..Default::default() }, 0).unwrap();
+        assert!(
+            !f.passes_ids(10, 10, None, 3_500_000_000),
+            "end is exclusive"
+        );
+        assert!(
+            !f.passes_ids(10, 10, None, 1_999_999_999),
+            "before the window"
+        );
+        let open = Filter::new(
+            &FilterSpec {
+                time: Some("2,".into()),
+                ..Default::default()
+            },
+            0,
+        )
+        .unwrap();
         assert!(open.passes_ids(1, 1, None, u64::MAX - 1));
     }
 
     #[test]
     fn bad_input_is_a_clear_error() {
-        let err = Filter::new(&FilterSpec { sym: Some("hot_(a".into()), ..Default::default() }, 0).unwrap_err();
+        let err = Filter::new(
+            &FilterSpec {
+                sym: Some("hot_(a".into()),
+                ..Default::default()
+            },
+            0,
+        )
+        .unwrap_err();
         match &err {
-            FilterError::BadRegex { option, position, .. } => assert_eq!((*option, *position), ("sym", 5)),
+            FilterError::BadRegex {
+                option, position, ..
+            } => assert_eq!((*option, *position), ("sym", 5)),
             other => panic!("{other:?}"),
         }
-        assert!(err.to_string().starts_with("--sym: invalid regular expression `hot_(a` at character 5"), "{err}");
-        assert!(Filter::new(&FilterSpec { pids: Some("1,x".into()), ..Default::default() }, 0).is_err());
-        assert!(Filter::new(&FilterSpec { time: Some("3,1".into()), ..Default::default() }, 0).is_err());
-        assert!(Filter::new(&FilterSpec { cpus: Some("a".into()), ..Default::default() }, 0).is_err());
+        assert!(
+            err.to_string()
+                .starts_with("--sym: invalid regular expression `hot_(a` at character 5"),
+            "{err}"
+        );
+        assert!(Filter::new(
+            &FilterSpec {
+                pids: Some("1,x".into()),
+                ..Default::default()
+            },
+            0
+        )
+        .is_err());
+        assert!(Filter::new(
+            &FilterSpec {
+                time: Some("3,1".into()),
+                ..Default::default()
+            },
+            0
+        )
+        .is_err());
+        assert!(Filter::new(
+            &FilterSpec {
+                cpus: Some("a".into()),
+                ..Default::default()
+            },
+            0
+        )
+        .is_err());
     }
 }

@@ -8,7 +8,7 @@ use linux_perf_data::{PerfFileReader, PerfFileRecord};
 use linux_perf_event_reader::{CpuMode, EventRecord};
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, BTreeMap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::mpsc::{sync_channel, Receiver};
 use strobe_record::format::reader::{ChunkRef, FormatError, StrobeFile};
 use strobe_record::format::records::{RawRecord, RecordIter};
@@ -100,8 +100,13 @@ pub struct StreamStats {
 }
 
 enum Data<'a> {
-    Strobe { file: &'a StrobeFile<'a>, decoder: Decoder },
-    Perf { bytes: &'a [u8] },
+    Strobe {
+        file: &'a StrobeFile<'a>,
+        decoder: Decoder,
+    },
+    Perf {
+        bytes: &'a [u8],
+    },
 }
 
 /// A recording, ready to be streamed in time order.
@@ -124,7 +129,10 @@ pub struct Recording<'a> {
 
 impl std::fmt::Debug for Recording<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recording").field("source", &self.source).field("events", &self.events).finish_non_exhaustive()
+        f.debug_struct("Recording")
+            .field("source", &self.source)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
     }
 }
 
@@ -140,7 +148,14 @@ pub fn is_strobe(bytes: &[u8]) -> bool {
 
 /// Turns a decoded record into an item; `chain` is scratch space for the
 /// call chain, reused from sample to sample.
-fn emit(record: EventRecord<'_>, event: usize, cpu: Option<u32>, time: u64, chain: &mut Vec<u64>, f: &mut dyn FnMut(&Item<'_>)) {
+fn emit(
+    record: EventRecord<'_>,
+    event: usize,
+    cpu: Option<u32>,
+    time: u64,
+    chain: &mut Vec<u64>,
+    f: &mut dyn FnMut(&Item<'_>),
+) {
     fn bytes<'b>(raw: &linux_perf_event_reader::RawData<'b>) -> Cow<'b, [u8]> {
         raw.as_slice()
     }
@@ -162,17 +177,45 @@ fn emit(record: EventRecord<'_>, event: usize, cpu: Option<u32>, time: u64, chai
                 callchain: chain,
             }))
         }
-        EventRecord::Comm(c) => f(&Item::Comm { pid: c.pid, tid: c.tid, name: &bytes(&c.name), exec: c.is_execve }),
-        EventRecord::Mmap2(m) => f(&mmap_item(m.pid, m.address, m.length, m.page_offset, &bytes(&m.path))),
-        EventRecord::Mmap(m) => f(&mmap_item(m.pid, m.address, m.length, m.page_offset, &bytes(&m.path))),
-        EventRecord::Fork(f2) => f(&Item::Fork { pid: f2.pid, ppid: f2.ppid, tid: f2.tid, ptid: f2.ptid }),
+        EventRecord::Comm(c) => f(&Item::Comm {
+            pid: c.pid,
+            tid: c.tid,
+            name: &bytes(&c.name),
+            exec: c.is_execve,
+        }),
+        EventRecord::Mmap2(m) => f(&mmap_item(
+            m.pid,
+            m.address,
+            m.length,
+            m.page_offset,
+            &bytes(&m.path),
+        )),
+        EventRecord::Mmap(m) => f(&mmap_item(
+            m.pid,
+            m.address,
+            m.length,
+            m.page_offset,
+            &bytes(&m.path),
+        )),
+        EventRecord::Fork(f2) => f(&Item::Fork {
+            pid: f2.pid,
+            ppid: f2.ppid,
+            tid: f2.tid,
+            ptid: f2.ptid,
+        }),
         _ => {}
     }
 }
 
 /// MMAP and MMAP2 records carry the same mapping.
 fn mmap_item(pid: i32, start: u64, length: u64, pgoff: u64, path: &[u8]) -> Item<'_> {
-    Item::Mmap { pid, start, end: start.saturating_add(length), pgoff, path }
+    Item::Mmap {
+        pid,
+        start,
+        end: start.saturating_add(length),
+        pgoff,
+        path,
+    }
 }
 
 /// `PERF_RECORD_LOST_SAMPLES`, which the record parser leaves raw.
@@ -184,7 +227,11 @@ fn lost_in(record: &EventRecord<'_>) -> u64 {
         EventRecord::Lost(l) => l.count,
         EventRecord::Raw(raw) if raw.record_type.0 == LOST_SAMPLES => {
             let bytes = raw.data.as_slice();
-            bytes.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0)
+            bytes
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+                .unwrap_or(0)
         }
         _ => 0,
     }
@@ -209,7 +256,11 @@ impl<'a> CpuCursor<'a> {
                     // Re-borrow from self.payload with the right lifetime.
                     let len = record.bytes.len();
                     let (kind, misc) = (record.kind, record.misc);
-                    return Some(RawRecord { kind, misc, bytes: &self.payload[self.pos..self.pos + len] });
+                    return Some(RawRecord {
+                        kind,
+                        misc,
+                        bytes: &self.payload[self.pos..self.pos + len],
+                    });
                 }
                 // A malformed record: the rest of this chunk is unreadable.
                 stats.malformed += 1;
@@ -240,7 +291,12 @@ impl<'a> Recording<'a> {
                 .trailer
                 .iter()
                 .flat_map(|t| &t.build_ids)
-                .filter_map(|b| Some((b.path.clone(), strobe_record::format::hex_decode(&b.build_id)?)))
+                .filter_map(|b| {
+                    Some((
+                        b.path.clone(),
+                        strobe_record::format::hex_decode(&b.build_id)?,
+                    ))
+                })
                 .collect(),
             data: Data::Strobe { file, decoder },
         })
@@ -249,11 +305,25 @@ impl<'a> Recording<'a> {
     /// A perf.data file, ready to stream. perf.data has no kallsyms
     /// snapshot; `kallsyms` is used instead.
     pub fn from_perf_data(bytes: &'a [u8], kallsyms: Vec<u8>) -> Result<Self, AnalyzeError> {
-        let reader = PerfFileReader::parse_file(std::io::Cursor::new(bytes)).map_err(|e| AnalyzeError::PerfData(e.to_string()))?;
+        let reader = PerfFileReader::parse_file(std::io::Cursor::new(bytes))
+            .map_err(|e| AnalyzeError::PerfData(e.to_string()))?;
         let attributes = reader.perf_file.event_attributes();
-        let events = attributes.iter().enumerate().map(|(i, a)| a.name.clone().unwrap_or_else(|| format!("event{i}"))).collect();
-        let call_graph = attributes.iter().any(|a| a.attr.sample_format.contains(linux_perf_event_reader::SampleFormat::CALLCHAIN));
-        let start_time = reader.perf_file.sample_time_range().ok().flatten().map(|r| r.first_sample_time);
+        let events = attributes
+            .iter()
+            .enumerate()
+            .map(|(i, a)| a.name.clone().unwrap_or_else(|| format!("event{i}")))
+            .collect();
+        let call_graph = attributes.iter().any(|a| {
+            a.attr
+                .sample_format
+                .contains(linux_perf_event_reader::SampleFormat::CALLCHAIN)
+        });
+        let start_time = reader
+            .perf_file
+            .sample_time_range()
+            .ok()
+            .flatten()
+            .map(|r| r.first_sample_time);
         let build_ids = reader
             .perf_file
             .build_ids()
@@ -263,7 +333,15 @@ impl<'a> Recording<'a> {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(Recording { source: Source::PerfData, events, kallsyms, call_graph, start_time, build_ids, data: Data::Perf { bytes } })
+        Ok(Recording {
+            source: Source::PerfData,
+            events,
+            kallsyms,
+            call_graph,
+            start_time,
+            build_ids,
+            data: Data::Perf { bytes },
+        })
     }
 
     /// Calls `f` with every item, in time order.
@@ -317,7 +395,12 @@ fn stream_strobe<'a>(
                     }
                 }
             });
-            cursors.push(CpuCursor { source, payload: Cow::Borrowed(&[]), pos: 0, cpu });
+            cursors.push(CpuCursor {
+                source,
+                payload: Cow::Borrowed(&[]),
+                pos: 0,
+                cpu,
+            });
         }
         merge(&mut cursors, decoder, f, progress, total, &mut stats);
     });
@@ -339,19 +422,34 @@ fn merge(
     let mut heap = BinaryHeap::new();
     for (i, cursor) in cursors.iter_mut().enumerate() {
         let synthesized = cursor.cpu.is_none();
-        let Some(record) = cursor.current(stats) else { continue };
-        let time = if synthesized { 0 } else { decoder.time_of(&record).unwrap_or(0) };
+        let Some(record) = cursor.current(stats) else {
+            continue;
+        };
+        let time = if synthesized {
+            0
+        } else {
+            decoder.time_of(&record).unwrap_or(0)
+        };
         heap.push(Reverse((time, i)));
     }
     while let Some(Reverse((time, i))) = heap.pop() {
         let cursor = &mut cursors[i];
         let cpu = cursor.cpu;
-        let Some(record) = cursor.current(stats) else { continue };
+        let Some(record) = cursor.current(stats) else {
+            continue;
+        };
         let len = record.bytes.len();
         match decoder.decode(&record, cpu) {
             Some(decoded) => {
                 stats.lost += lost_in(&decoded.record);
-                emit(decoded.record, decoded.event, decoded.cpu, decoded.time.unwrap_or(time), &mut chain, f);
+                emit(
+                    decoded.record,
+                    decoded.event,
+                    decoded.cpu,
+                    decoded.time.unwrap_or(time),
+                    &mut chain,
+                    f,
+                );
             }
             None => stats.malformed += 1,
         }
@@ -363,7 +461,11 @@ fn merge(
             progress(done, total);
         }
         if let Some(next) = cursor.current(stats) {
-            let next_time = if cpu.is_none() { 0 } else { decoder.time_of(&next).unwrap_or(time) };
+            let next_time = if cpu.is_none() {
+                0
+            } else {
+                decoder.time_of(&next).unwrap_or(time)
+            };
             heap.push(Reverse((next_time, i)));
         }
     }
@@ -378,8 +480,12 @@ fn stream_perf_data(
     let total = bytes.len() as u64;
     let mut done = 0u64;
     let mut since_report = 0u64;
-    let reader = PerfFileReader::parse_file(std::io::Cursor::new(bytes)).map_err(|e| AnalyzeError::PerfData(e.to_string()))?;
-    let PerfFileReader { mut perf_file, mut record_iter } = reader;
+    let reader = PerfFileReader::parse_file(std::io::Cursor::new(bytes))
+        .map_err(|e| AnalyzeError::PerfData(e.to_string()))?;
+    let PerfFileReader {
+        mut perf_file,
+        mut record_iter,
+    } = reader;
     let mut stats = StreamStats::default();
     let mut chain = Vec::new();
     loop {
@@ -392,7 +498,9 @@ fn stream_perf_data(
                 break;
             }
         };
-        let PerfFileRecord::EventRecord { attr_index, record } = record else { continue };
+        let PerfFileRecord::EventRecord { attr_index, record } = record else {
+            continue;
+        };
         // Records are about their size in the file: a fair measure of progress.
         since_report += record.data.len() as u64 + 8;
         if since_report >= 1 << 20 {

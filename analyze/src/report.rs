@@ -2,8 +2,8 @@
 //! the other sort keys, weighted by sample period as perf weighs them.
 
 use crate::filter::{Filter, SampleView};
-use crate::symbols::{parse_perf_map, DsoCache, KernelSymbols};
 use crate::input::{Item, Recording, Sample};
+use crate::symbols::{parse_perf_map, DsoCache, KernelSymbols};
 use crate::AnalyzeError;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -40,7 +40,9 @@ impl SortKey {
                 "sym" | "symbol" => Ok(SortKey::Sym),
                 "cpu" => Ok(SortKey::Cpu),
                 "srcline" => Ok(SortKey::Srcline),
-                other => Err(format!("unknown sort key `{other}`: use comm, pid, tid, dso, sym, srcline, cpu")),
+                other => Err(format!(
+                    "unknown sort key `{other}`: use comm, pid, tid, dso, sym, srcline, cpu"
+                )),
             })
             .collect()
     }
@@ -222,7 +224,12 @@ impl Interner {
 impl ProcessState {
     fn apply(&mut self, item: &Item<'_>) {
         match *item {
-            Item::Comm { pid, tid, name, exec } => {
+            Item::Comm {
+                pid,
+                tid,
+                name,
+                exec,
+            } => {
                 if exec {
                     // exec replaces the address space; its new mappings follow.
                     self.maps.remove(&pid);
@@ -231,11 +238,25 @@ impl ProcessState {
                 let name = self.strings.intern(&String::from_utf8_lossy(name));
                 self.comms.insert(tid, name);
             }
-            Item::Mmap { pid, start, end, pgoff, path } => {
+            Item::Mmap {
+                pid,
+                start,
+                end,
+                pgoff,
+                path,
+            } => {
                 let path = self.strings.intern(&String::from_utf8_lossy(path));
-                self.maps.entry(pid).or_default().insert(start, Mapping { end, pgoff, path });
+                self.maps
+                    .entry(pid)
+                    .or_default()
+                    .insert(start, Mapping { end, pgoff, path });
             }
-            Item::Fork { pid, ppid, tid, ptid } => {
+            Item::Fork {
+                pid,
+                ppid,
+                tid,
+                ptid,
+            } => {
                 if pid != ppid {
                     if let Some(parent) = self.maps.get(&ppid).cloned() {
                         self.maps.insert(pid, parent);
@@ -323,7 +344,14 @@ impl Resolver<'_> {
     /// The frames to show for an address in a call graph, innermost first:
     /// inlined functions (with their source lines), then the function.
     /// Interned, and cached per (process generation, address).
-    fn frames(&mut self, state: &ProcessState, pid: i32, addr: u64, kernel_hint: bool, out: &mut Vec<u32>) {
+    fn frames(
+        &mut self,
+        state: &ProcessState,
+        pid: i32,
+        addr: u64,
+        kernel_hint: bool,
+        out: &mut Vec<u32>,
+    ) {
         let generation = state.generation.get(&pid).copied().unwrap_or(0);
         if let Some(range) = self.frame_cache.get(&(pid, generation, addr)) {
             out.extend_from_slice(&self.frame_store[range.0..range.1]);
@@ -334,7 +362,9 @@ impl Resolver<'_> {
         if !location.kernel {
             if let Some((map_start, mapping)) = state.mapping(pid, addr) {
                 let path = state.strings.get(mapping.path).to_string();
-                let frames = self.dsos.source_frames(&path, addr - map_start + mapping.pgoff);
+                let frames = self
+                    .dsos
+                    .source_frames(&path, addr - map_start + mapping.pgoff);
                 if frames.len() > 1 {
                     for frame in &frames[..frames.len() - 1] {
                         let text = match &frame.srcline {
@@ -350,7 +380,8 @@ impl Resolver<'_> {
         // The outermost frame is named by the symbol table, as rows are.
         self.frame_store.push(location.sym);
         let end = self.frame_store.len();
-        self.frame_cache.insert((pid, generation, addr), (start, end));
+        self.frame_cache
+            .insert((pid, generation, addr), (start, end));
         out.extend_from_slice(&self.frame_store[start..end]);
     }
 
@@ -364,7 +395,11 @@ impl Resolver<'_> {
         if !(kernel_hint || addr >> 63 == 1) {
             if let Some((start, mapping)) = state.mapping(pid, addr) {
                 let path = state.strings.get(mapping.path).to_string();
-                line = self.dsos.source_frames(&path, addr - start + mapping.pgoff).into_iter().find_map(|f| f.srcline);
+                line = self
+                    .dsos
+                    .source_frames(&path, addr - start + mapping.pgoff)
+                    .into_iter()
+                    .find_map(|f| f.srcline);
             }
         }
         let id = self.names.intern(line.as_deref().unwrap_or("??:0"));
@@ -376,13 +411,21 @@ impl Resolver<'_> {
     /// compilers (V8, the JVM with perf-map-agent, LuaJIT...) write for perf.
     fn jit_symbol(&mut self, pid: i32, addr: u64) -> Option<(String, String)> {
         let table = self.jit_maps.entry(pid).or_insert_with(|| {
-            std::fs::read_to_string(format!("/tmp/perf-{pid}.map")).ok().map(|text| parse_perf_map(&text))
+            std::fs::read_to_string(format!("/tmp/perf-{pid}.map"))
+                .ok()
+                .map(|text| parse_perf_map(&text))
         });
         let (name, _) = table.as_ref()?.lookup(addr)?;
         Some((format!("perf-{pid}.map"), name.to_string()))
     }
 
-    fn resolve(&mut self, state: &ProcessState, pid: i32, addr: u64, kernel_hint: bool) -> Location {
+    fn resolve(
+        &mut self,
+        state: &ProcessState,
+        pid: i32,
+        addr: u64,
+        kernel_hint: bool,
+    ) -> Location {
         let generation = state.generation.get(&pid).copied().unwrap_or(0);
         if let Some(&hit) = self.cache.get(&(pid, generation, addr)) {
             return hit;
@@ -390,30 +433,54 @@ impl Resolver<'_> {
         let (dso, sym, kernel, unresolved) = if kernel_hint || addr >> 63 == 1 {
             match self.kernel.lookup(addr) {
                 Some((name, dso)) => (dso, name.to_string(), true, false),
-                None => ("[kernel.kallsyms]".to_string(), format!("{addr:#x}"), true, true),
+                None => (
+                    "[kernel.kallsyms]".to_string(),
+                    format!("{addr:#x}"),
+                    true,
+                    true,
+                ),
             }
         } else {
             match state.mapping(pid, addr) {
                 Some((start, mapping)) => {
                     let path = state.strings.get(mapping.path);
                     let offset = addr - start + mapping.pgoff;
-                    let sym = self.dsos.get(path).and_then(|e| e.lookup_file_offset(offset)).map(|(n, _)| n.to_string());
+                    let sym = self
+                        .dsos
+                        .get(path)
+                        .and_then(|e| e.lookup_file_offset(offset))
+                        .map(|(n, _)| n.to_string());
                     match sym {
                         Some(sym) => (short_dso(path).to_string(), sym, false, false),
                         // Code a JIT compiler wrote into anonymous memory.
                         None => match self.jit_symbol(pid, addr).filter(|_| is_anonymous(path)) {
                             Some((dso, name)) => (dso, name, false, false),
-                            None => (short_dso(path).to_string(), "[unknown]".to_string(), false, true),
+                            None => (
+                                short_dso(path).to_string(),
+                                "[unknown]".to_string(),
+                                false,
+                                true,
+                            ),
                         },
                     }
                 }
                 None => match self.jit_symbol(pid, addr) {
                     Some((dso, name)) => (dso, name, false, false),
-                    None => ("[unknown]".to_string(), "[unknown]".to_string(), false, true),
+                    None => (
+                        "[unknown]".to_string(),
+                        "[unknown]".to_string(),
+                        false,
+                        true,
+                    ),
                 },
             }
         };
-        let location = Location { dso: self.names.intern(&dso), sym: self.names.intern(&sym), kernel, unresolved };
+        let location = Location {
+            dso: self.names.intern(&dso),
+            sym: self.names.intern(&sym),
+            kernel,
+            unresolved,
+        };
         self.cache.insert((pid, generation, addr), location);
         location
     }
@@ -460,7 +527,15 @@ impl TreeBuilder {
             .map(|&(_, c)| self.finish(c as usize, min_period, name))
             .collect();
         kids.sort_by(|a, b| b.period.cmp(&a.period).then_with(|| a.frame.cmp(&b.frame)));
-        CallNode { frame: if *frame == u32::MAX { String::new() } else { name(*frame) }, period: *period, children: kids }
+        CallNode {
+            frame: if *frame == u32::MAX {
+                String::new()
+            } else {
+                name(*frame)
+            },
+            period: *period,
+            children: kids,
+        }
     }
 }
 
@@ -513,118 +588,159 @@ pub fn build_with_progress(
     // Within one sample only the location parts of a key vary (comm, pid,
     // tid and CPU are the sample's), so entries are told apart by those.
     let mut seen: Vec<(u32, u32, u32)> = Vec::new();
-    let key_for = |comm: u32, pid: i32, tid: i32, cpu: Option<u32>, loc: Location, srcline: u32| -> Key {
-        let mut key = [0u64; 6];
-        for (slot, k) in key.iter_mut().zip(sort) {
-            *slot = match k {
-                SortKey::Comm => comm as u64,
-                SortKey::Pid => pid as u32 as u64 | (comm as u64) << 32,
-                SortKey::Tid => (pid as u32 as u64) << 32 | tid as u32 as u64,
-                SortKey::Dso => loc.dso as u64,
-                SortKey::Sym => loc.sym as u64 | (loc.dso as u64) << 32 | (loc.kernel as u64) << 63,
-                SortKey::Cpu => cpu.map_or(u64::MAX, u64::from),
-                SortKey::Srcline => srcline as u64,
-            };
-        }
-        key
-    };
+    let key_for =
+        |comm: u32, pid: i32, tid: i32, cpu: Option<u32>, loc: Location, srcline: u32| -> Key {
+            let mut key = [0u64; 6];
+            for (slot, k) in key.iter_mut().zip(sort) {
+                *slot = match k {
+                    SortKey::Comm => comm as u64,
+                    SortKey::Pid => pid as u32 as u64 | (comm as u64) << 32,
+                    SortKey::Tid => (pid as u32 as u64) << 32 | tid as u32 as u64,
+                    SortKey::Dso => loc.dso as u64,
+                    SortKey::Sym => {
+                        loc.sym as u64 | (loc.dso as u64) << 32 | (loc.kernel as u64) << 63
+                    }
+                    SortKey::Cpu => cpu.map_or(u64::MAX, u64::from),
+                    SortKey::Srcline => srcline as u64,
+                };
+            }
+            key
+        };
     let mut comm_placeholders: FxHashMap<i32, u32> = FxHashMap::default();
-    let stats = recording.for_each_with_progress(|item| {
-        let Item::Sample(Sample { event, pid, tid, ip, period, cpu, kernel: in_kernel, time, callchain }) = *item else {
-            state.apply(item);
-            return;
-        };
-        all_periods[event] += period;
-        if !options.filter.passes_ids(pid, tid, cpu, time) {
-            filtered_out += 1;
-            return;
-        }
-        // A thread started before the recording could see it has no COMM
-        // of its own; it has its process's name.
-        let comm = match state.comms.get(&tid).or_else(|| state.comms.get(&pid)) {
-            Some(&id) => id,
-            // The idle task has no COMM record; perf calls it swapper.
-            None if tid == 0 => *comm_placeholders.entry(0).or_insert_with(|| state.strings.intern("swapper")),
-            None => *comm_placeholders.entry(tid).or_insert_with(|| state.strings.intern(&format!(":{tid}"))),
-        };
-        let loc = resolver.resolve(&state, pid, ip, in_kernel);
-        if !options.filter.is_empty() {
-            let view = SampleView {
-                comm: state.strings.get(comm),
-                dso: resolver.names.get(loc.dso),
-                sym: resolver.names.get(loc.sym),
+    let stats = recording.for_each_with_progress(
+        |item| {
+            let Item::Sample(Sample {
+                event,
                 pid,
                 tid,
+                ip,
+                period,
                 cpu,
+                kernel: in_kernel,
                 time,
+                callchain,
+            }) = *item
+            else {
+                state.apply(item);
+                return;
             };
-            if !options.filter.passes(&view) {
+            all_periods[event] += period;
+            if !options.filter.passes_ids(pid, tid, cpu, time) {
                 filtered_out += 1;
                 return;
             }
-        }
-        if loc.unresolved {
-            unresolved += 1;
-        }
-        let self_srcline = if wants_srcline { resolver.srcline(&state, pid, ip, in_kernel) } else { 0 };
-        let self_key = key_for(comm, pid, tid, cpu, loc, self_srcline);
-        let graph = options.call_graph.filter(|_| recording.call_graph);
-        if graph.is_some() || options.folded {
-            frames.clear();
-            resolver.frames(&state, pid, ip, in_kernel, &mut frames);
-            for (addr, kernel_frame) in callers(callchain, ip) {
-                resolver.frames(&state, pid, addr, kernel_frame, &mut frames);
-            }
-            if options.folded {
-                // Folded stacks read from the outermost frame in.
-                let mut stack: Vec<u32> = Vec::with_capacity(frames.len() + 1);
-                stack.push(comm);
-                stack.extend(frames.iter().rev());
-                *folded.entry(stack).or_insert(0) += period;
-            }
-            if let Some(graph) = graph {
-                if graph.order == CallOrder::Caller {
-                    frames.reverse();
-                }
-                histograms[event].entry(self_key).or_default().tree.add(&frames, period);
-            }
-        }
-        let histogram = &mut histograms[event];
-        let counts = histogram.entry(self_key).or_default();
-        counts.period += period;
-        counts.samples += 1;
-        if children {
-            // Every distinct entry on the chain, the sample's own included,
-            // is credited once per sample, so recursion does not count twice.
-            seen.clear();
-            let distinct = |loc: Location, srcline: u32| {
-                let key_has = |k: SortKey| sort.contains(&k);
-                (
-                    if key_has(SortKey::Sym) || key_has(SortKey::Dso) { loc.dso } else { 0 },
-                    if key_has(SortKey::Sym) { loc.sym | (loc.kernel as u32) << 31 } else { 0 },
-                    srcline,
-                )
+            // A thread started before the recording could see it has no COMM
+            // of its own; it has its process's name.
+            let comm = match state.comms.get(&tid).or_else(|| state.comms.get(&pid)) {
+                Some(&id) => id,
+                // The idle task has no COMM record; perf calls it swapper.
+                None if tid == 0 => *comm_placeholders
+                    .entry(0)
+                    .or_insert_with(|| state.strings.intern("swapper")),
+                None => *comm_placeholders
+                    .entry(tid)
+                    .or_insert_with(|| state.strings.intern(&format!(":{tid}"))),
             };
-            if let Some(counts) = histogram.get_mut(&self_key) {
+            let loc = resolver.resolve(&state, pid, ip, in_kernel);
+            if !options.filter.is_empty() {
+                let view = SampleView {
+                    comm: state.strings.get(comm),
+                    dso: resolver.names.get(loc.dso),
+                    sym: resolver.names.get(loc.sym),
+                    pid,
+                    tid,
+                    cpu,
+                    time,
+                };
+                if !options.filter.passes(&view) {
+                    filtered_out += 1;
+                    return;
+                }
+            }
+            if loc.unresolved {
+                unresolved += 1;
+            }
+            let self_srcline = if wants_srcline {
+                resolver.srcline(&state, pid, ip, in_kernel)
+            } else {
+                0
+            };
+            let self_key = key_for(comm, pid, tid, cpu, loc, self_srcline);
+            let graph = options.call_graph.filter(|_| recording.call_graph);
+            if graph.is_some() || options.folded {
+                frames.clear();
+                resolver.frames(&state, pid, ip, in_kernel, &mut frames);
+                for (addr, kernel_frame) in callers(callchain, ip) {
+                    resolver.frames(&state, pid, addr, kernel_frame, &mut frames);
+                }
+                if options.folded {
+                    // Folded stacks read from the outermost frame in.
+                    let mut stack: Vec<u32> = Vec::with_capacity(frames.len() + 1);
+                    stack.push(comm);
+                    stack.extend(frames.iter().rev());
+                    *folded.entry(stack).or_insert(0) += period;
+                }
+                if let Some(graph) = graph {
+                    if graph.order == CallOrder::Caller {
+                        frames.reverse();
+                    }
+                    histograms[event]
+                        .entry(self_key)
+                        .or_default()
+                        .tree
+                        .add(&frames, period);
+                }
+            }
+            let histogram = &mut histograms[event];
+            let counts = histogram.entry(self_key).or_default();
+            counts.period += period;
+            counts.samples += 1;
+            if children {
+                // Every distinct entry on the chain, the sample's own included,
+                // is credited once per sample, so recursion does not count twice.
+                seen.clear();
+                let distinct = |loc: Location, srcline: u32| {
+                    let key_has = |k: SortKey| sort.contains(&k);
+                    (
+                        if key_has(SortKey::Sym) || key_has(SortKey::Dso) {
+                            loc.dso
+                        } else {
+                            0
+                        },
+                        if key_has(SortKey::Sym) {
+                            loc.sym | (loc.kernel as u32) << 31
+                        } else {
+                            0
+                        },
+                        srcline,
+                    )
+                };
+                if let Some(counts) = histogram.get_mut(&self_key) {
+                    counts.children_period += period;
+                }
+                seen.push(distinct(loc, self_srcline));
+                for (addr, kernel_frame) in callers(callchain, ip) {
+                    let location = resolver.resolve(&state, pid, addr, kernel_frame);
+                    let srcline = if wants_srcline {
+                        resolver.srcline(&state, pid, addr, kernel_frame)
+                    } else {
+                        0
+                    };
+                    let id = distinct(location, srcline);
+                    if !seen.contains(&id) {
+                        seen.push(id);
+                        let key = key_for(comm, pid, tid, cpu, location, srcline);
+                        histogram.entry(key).or_default().children_period += period;
+                    }
+                }
+            } else {
                 counts.children_period += period;
             }
-            seen.push(distinct(loc, self_srcline));
-            for (addr, kernel_frame) in callers(callchain, ip) {
-                let location = resolver.resolve(&state, pid, addr, kernel_frame);
-                let srcline = if wants_srcline { resolver.srcline(&state, pid, addr, kernel_frame) } else { 0 };
-                let id = distinct(location, srcline);
-                if !seen.contains(&id) {
-                    seen.push(id);
-                    let key = key_for(comm, pid, tid, cpu, location, srcline);
-                    histogram.entry(key).or_default().children_period += period;
-                }
-            }
-        } else {
-            counts.children_period += period;
-        }
-        totals[event].0 += period;
-        totals[event].1 += 1;
-    }, progress)?;
+            totals[event].0 += period;
+            totals[event].1 += 1;
+        },
+        progress,
+    )?;
 
     // Turn numeric keys back into text, once per row.
     let text_of = |key: &Key| -> Vec<String> {
@@ -632,14 +748,24 @@ pub fn build_with_progress(
             .zip(key)
             .map(|(k, &v)| match k {
                 SortKey::Comm => state.strings.get(v as u32).to_string(),
-                SortKey::Pid => format!("{}:{}", v as u32 as i32, state.strings.get((v >> 32) as u32)),
+                SortKey::Pid => format!(
+                    "{}:{}",
+                    v as u32 as i32,
+                    state.strings.get((v >> 32) as u32)
+                ),
                 SortKey::Tid => format!("{}:{}", (v >> 32) as u32 as i32, v as u32 as i32),
                 SortKey::Dso => resolver.names.get(v as u32).to_string(),
                 SortKey::Sym => {
                     let mark = if v >> 63 == 1 { "[k]" } else { "[.]" };
                     format!("{mark} {}", resolver.names.get(v as u32))
                 }
-                SortKey::Cpu => if v == u64::MAX { "-".to_string() } else { format!("{v:03}") },
+                SortKey::Cpu => {
+                    if v == u64::MAX {
+                        "-".to_string()
+                    } else {
+                        format!("{v:03}")
+                    }
+                }
                 SortKey::Srcline => resolver.names.get(v as u32).to_string(),
             })
             .collect()
@@ -650,26 +776,37 @@ pub fn build_with_progress(
         .zip(histograms)
         .zip(totals)
         .zip(all_periods)
-        .map(|(((name, histogram), (total_period, total_samples)), unfiltered_period)| {
-            let min_period = options
-                .call_graph
-                .map_or(0, |g| (g.min_percent / 100.0 * unfiltered_period as f64).ceil() as u64);
-            let frame_name = |id: u32| resolver.names.get(id).to_string();
-            let mut rows: Vec<Row> = histogram
-                .iter()
-                .map(|(key, c)| Row {
-                    keys: text_of(key),
-                    period: c.period,
-                    children_period: c.children_period,
-                    samples: c.samples,
-                    call_tree: (!c.tree.nodes.is_empty()).then(|| c.tree.finish(0, min_period, &frame_name)),
-                })
-                .collect();
-            rows.sort_by(|a, b| {
-                (b.children_period, b.period).cmp(&(a.children_period, a.period)).then_with(|| a.keys.cmp(&b.keys))
-            });
-            EventReport { event: name.clone(), total_period, total_samples, unfiltered_period, rows }
-        })
+        .map(
+            |(((name, histogram), (total_period, total_samples)), unfiltered_period)| {
+                let min_period = options.call_graph.map_or(0, |g| {
+                    (g.min_percent / 100.0 * unfiltered_period as f64).ceil() as u64
+                });
+                let frame_name = |id: u32| resolver.names.get(id).to_string();
+                let mut rows: Vec<Row> = histogram
+                    .iter()
+                    .map(|(key, c)| Row {
+                        keys: text_of(key),
+                        period: c.period,
+                        children_period: c.children_period,
+                        samples: c.samples,
+                        call_tree: (!c.tree.nodes.is_empty())
+                            .then(|| c.tree.finish(0, min_period, &frame_name)),
+                    })
+                    .collect();
+                rows.sort_by(|a, b| {
+                    (b.children_period, b.period)
+                        .cmp(&(a.children_period, a.period))
+                        .then_with(|| a.keys.cmp(&b.keys))
+                });
+                EventReport {
+                    event: name.clone(),
+                    total_period,
+                    total_samples,
+                    unfiltered_period,
+                    rows,
+                }
+            },
+        )
         .collect();
     let stale_files = std::mem::take(&mut resolver.dsos.stale);
     // Semicolons separate frames in folded stacks, so none may be in a name.

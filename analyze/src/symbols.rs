@@ -45,7 +45,13 @@ pub struct SymbolEntry {
 fn better_alias(a: &SymbolEntry, b: &SymbolEntry) -> bool {
     let underscores = |n: &str| n.bytes().take_while(|&c| c == b'_').count();
     let key = |s: &SymbolEntry| {
-        (s.size > 0, s.binding != Binding::Weak, s.binding == Binding::Global, std::cmp::Reverse(underscores(&s.name)), s.name.len())
+        (
+            s.size > 0,
+            s.binding != Binding::Weak,
+            s.binding == Binding::Global,
+            std::cmp::Reverse(underscores(&s.name)),
+            s.name.len(),
+        )
     };
     key(a) > key(b)
 }
@@ -64,7 +70,9 @@ pub fn resolve_aliases(mut entries: Vec<SymbolEntry>) -> Vec<(u64, u64, String)>
             _ => out.push(entry),
         }
     }
-    out.into_iter().map(|e| (e.start, e.start + e.size, e.name)).collect()
+    out.into_iter()
+        .map(|e| (e.start, e.start + e.size, e.name))
+        .collect()
 }
 
 impl SymbolTable {
@@ -115,16 +123,25 @@ impl KernelSymbols {
         let mut modules = HashMap::new();
         for line in String::from_utf8_lossy(text).lines() {
             let mut fields = line.split_ascii_whitespace();
-            let (Some(addr), Some(kind), Some(name)) = (fields.next(), fields.next(), fields.next()) else { continue };
+            let (Some(addr), Some(kind), Some(name)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
             if !matches!(kind, "t" | "T" | "w" | "W") {
                 continue;
             }
-            let Ok(addr) = u64::from_str_radix(addr, 16) else { continue };
+            let Ok(addr) = u64::from_str_radix(addr, 16) else {
+                continue;
+            };
             if addr == 0 {
                 continue;
             }
             if let Some(module) = fields.next() {
-                modules.insert(addr, module.trim_matches(|c| c == '[' || c == ']').to_string());
+                modules.insert(
+                    addr,
+                    module.trim_matches(|c| c == '[' || c == ']').to_string(),
+                );
             }
             symbols.push((addr, 0, name.to_string()));
         }
@@ -132,7 +149,10 @@ impl KernelSymbols {
         // perf shows (the earlier ones get an empty range there); keep it.
         symbols.reverse();
         symbols.sort_by_key(|s| s.0);
-        KernelSymbols { table: SymbolTable::new(symbols), modules }
+        KernelSymbols {
+            table: SymbolTable::new(symbols),
+            modules,
+        }
     }
 
     /// The symbol and its DSO (`[kernel.kallsyms]` or `[module]`) for `addr`.
@@ -191,14 +211,17 @@ fn function_symbols(elf: &object::File<'_>) -> Vec<SymbolEntry> {
         // sections, such as hand-written assembly entry points.
         // A detached debug file keeps section headers but not contents
         // (its .text is NOBITS), so code is recognised by the executable flag.
-        let in_code = || match sym.section() {
+        let in_code = || {
+            match sym.section() {
             object::SymbolSection::Section(index) => elf.section_by_index(index).is_ok_and(|s| {
                 s.kind() == object::SectionKind::Text
                     || matches!(s.flags(), object::SectionFlags::Elf { sh_flags } if sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0)
             }),
             _ => false,
+        }
         };
-        let is_code = sym.kind() == SymbolKind::Text || (sym.kind() == SymbolKind::Unknown && in_code());
+        let is_code =
+            sym.kind() == SymbolKind::Text || (sym.kind() == SymbolKind::Unknown && in_code());
         if !is_code {
             continue;
         }
@@ -213,7 +236,12 @@ fn function_symbols(elf: &object::File<'_>) -> Vec<SymbolEntry> {
         } else {
             Binding::Local
         };
-        entries.push(SymbolEntry { start: sym.address(), size: sym.size(), name: demangle(name), binding });
+        entries.push(SymbolEntry {
+            start: sym.address(),
+            size: sym.size(),
+            name: demangle(name),
+            binding,
+        });
     }
     entries
 }
@@ -228,13 +256,17 @@ fn plt_symbols(elf: &object::File<'_>) -> Vec<SymbolEntry> {
     if elf.architecture() != object::Architecture::X86_64 {
         return Vec::new();
     }
-    let Some(relocations) = elf.section_by_name(".rela.plt").and_then(|s| s.data().ok()) else { return Vec::new() };
+    let Some(relocations) = elf.section_by_name(".rela.plt").and_then(|s| s.data().ok()) else {
+        return Vec::new();
+    };
     let (first, stubs) = match (elf.section_by_name(".plt.sec"), elf.section_by_name(".plt")) {
         (Some(sec), _) => (sec.address(), sec.size()),
         (None, Some(plt)) => (plt.address() + ENTRY, plt.size().saturating_sub(ENTRY)),
         (None, None) => return Vec::new(),
     };
-    let Some(dynsyms) = elf.dynamic_symbol_table() else { return Vec::new() };
+    let Some(dynsyms) = elf.dynamic_symbol_table() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for (n, rela) in relocations.chunks_exact(RELA).enumerate() {
         let start = first + n as u64 * ENTRY;
@@ -243,11 +275,20 @@ fn plt_symbols(elf: &object::File<'_>) -> Vec<SymbolEntry> {
         }
         let info = u64::from_le_bytes(rela[8..16].try_into().unwrap_or_default());
         let index = object::SymbolIndex((info >> 32) as usize);
-        let Some(name) = dynsyms.symbol_by_index(index).ok().and_then(|sym| sym.name().ok().map(str::to_string)) else {
+        let Some(name) = dynsyms
+            .symbol_by_index(index)
+            .ok()
+            .and_then(|sym| sym.name().ok().map(str::to_string))
+        else {
             continue;
         };
         if !name.is_empty() {
-            out.push(SymbolEntry { start, size: ENTRY, name: format!("{name}@plt"), binding: Binding::Global });
+            out.push(SymbolEntry {
+                start,
+                size: ENTRY,
+                name: format!("{name}@plt"),
+                binding: Binding::Global,
+            });
         }
     }
     out
@@ -255,11 +296,19 @@ fn plt_symbols(elf: &object::File<'_>) -> Vec<SymbolEntry> {
 
 /// Where a separate debug file for an ELF file may be: by build-id under
 /// /usr/lib/debug/.build-id, then by its .gnu_debuglink name.
-pub fn debug_file_candidates(path: &str, build_id: Option<&[u8]>, debuglink: Option<&str>) -> Vec<String> {
+pub fn debug_file_candidates(
+    path: &str,
+    build_id: Option<&[u8]>,
+    debuglink: Option<&str>,
+) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(id) = build_id.filter(|id| id.len() > 1) {
         let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-        out.push(format!("/usr/lib/debug/.build-id/{}/{}.debug", &hex[..2], &hex[2..]));
+        out.push(format!(
+            "/usr/lib/debug/.build-id/{}/{}.debug",
+            &hex[..2],
+            &hex[2..]
+        ));
     }
     if let Some(name) = debuglink {
         let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
@@ -296,7 +345,10 @@ impl ElfSymbols {
                 (offset, size, seg.address())
             })
             .collect();
-        Some(ElfSymbols { table: SymbolTable::new(symbols), segments })
+        Some(ElfSymbols {
+            table: SymbolTable::new(symbols),
+            segments,
+        })
     }
 
     /// The ELF virtual address of a file offset (what a mapping's `pgoff` gives).
@@ -342,7 +394,10 @@ fn own_vdso() -> Option<Vec<u8>> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
     let line = maps.lines().find(|l| l.ends_with("[vdso]"))?;
     let (start, end) = line.split_whitespace().next()?.split_once('-')?;
-    let (start, end) = (usize::from_str_radix(start, 16).ok()?, usize::from_str_radix(end, 16).ok()?);
+    let (start, end) = (
+        usize::from_str_radix(start, 16).ok()?,
+        usize::from_str_radix(end, 16).ok()?,
+    );
     if start != base || end <= start {
         return None;
     }
@@ -386,24 +441,44 @@ pub struct DsoCache {
 
 impl std::fmt::Debug for DsoCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DsoCache").field("files", &self.files.len()).finish_non_exhaustive()
+        f.debug_struct("DsoCache")
+            .field("files", &self.files.len())
+            .finish_non_exhaustive()
     }
 }
 
 impl DsoCache {
     /// A cache that checks files against the build-ids a recording saw.
     pub fn with_build_ids(expected_build_ids: HashMap<String, Vec<u8>>) -> Self {
-        DsoCache { expected_build_ids, ..Default::default() }
+        DsoCache {
+            expected_build_ids,
+            ..Default::default()
+        }
     }
 
     /// The source-level frames at a file offset of `path`, innermost first:
     /// functions inlined there, then the function itself. Empty when the
     /// file has no DWARF.
     pub fn source_frames(&mut self, path: &str, offset: u64) -> Vec<SourceFrame> {
-        let Some(vaddr) = self.get(path).and_then(|e| e.file_offset_to_address(offset)) else { return Vec::new() };
-        let dwarf_path = self.dwarf_paths.get(path).cloned().flatten().unwrap_or_else(|| path.to_string());
-        let loader = self.dwarf.entry(dwarf_path.clone()).or_insert_with(|| addr2line::Loader::new(&dwarf_path).ok());
-        let Some(loader) = loader.as_ref() else { return Vec::new() };
+        let Some(vaddr) = self
+            .get(path)
+            .and_then(|e| e.file_offset_to_address(offset))
+        else {
+            return Vec::new();
+        };
+        let dwarf_path = self
+            .dwarf_paths
+            .get(path)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| path.to_string());
+        let loader = self
+            .dwarf
+            .entry(dwarf_path.clone())
+            .or_insert_with(|| addr2line::Loader::new(&dwarf_path).ok());
+        let Some(loader) = loader.as_ref() else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         if let Ok(mut frames) = loader.find_frames(vaddr) {
             while let Ok(Some(frame)) = frames.next() {
@@ -416,7 +491,11 @@ impl DsoCache {
                     let file = l.file?.rsplit('/').next()?;
                     Some(format!("{file}:{}", l.line?))
                 });
-                out.push(SourceFrame { function, srcline, inlined: true });
+                out.push(SourceFrame {
+                    function,
+                    srcline,
+                    inlined: true,
+                });
             }
         }
         if let Some(outermost) = out.last_mut() {
@@ -468,7 +547,11 @@ mod tests {
 
     #[test]
     fn table_lookup_respects_sizes_and_fills_unsized() {
-        let t = SymbolTable::new(vec![(100, 110, "a".into()), (200, 0, "b".into()), (300, 0, "c".into())]);
+        let t = SymbolTable::new(vec![
+            (100, 110, "a".into()),
+            (200, 0, "b".into()),
+            (300, 0, "c".into()),
+        ]);
         assert_eq!(t.lookup(105), Some(("a", 5)));
         assert_eq!(t.lookup(150), None);
         assert_eq!(t.lookup(250), Some(("b", 50)));
@@ -478,36 +561,70 @@ mod tests {
     #[test]
     fn kallsyms_with_modules() {
         let k = KernelSymbols::parse(b"ffffffff81000000 T _stext\nffffffff81000100 t do_x\nffffffffc0000000 t modf\t[nf_tables]\nffffffff82000000 D data\n");
-        assert_eq!(k.lookup(0xffffffff81000150), Some(("do_x", "[kernel.kallsyms]".to_string())));
-        assert_eq!(k.lookup(0xffffffffc0000010), Some(("modf", "[nf_tables]".to_string())));
+        assert_eq!(
+            k.lookup(0xffffffff81000150),
+            Some(("do_x", "[kernel.kallsyms]".to_string()))
+        );
+        assert_eq!(
+            k.lookup(0xffffffffc0000010),
+            Some(("modf", "[nf_tables]".to_string()))
+        );
     }
 
     #[test]
     fn aliases_resolve_as_perf_does() {
-        let e = |name: &str, size, binding| SymbolEntry { start: 0x100, size, name: name.into(), binding };
+        let e = |name: &str, size, binding| SymbolEntry {
+            start: 0x100,
+            size,
+            name: name.into(),
+            binding,
+        };
         let chosen = resolve_aliases(vec![
             e("__write", 157, Binding::Weak),
             e("__GI___libc_write", 157, Binding::Local),
             e("__libc_write", 157, Binding::Local),
             e("write", 157, Binding::Weak),
         ]);
-        assert_eq!(chosen, vec![(0x100, 0x100 + 157, "__GI___libc_write".to_string())]);
-        let chosen = resolve_aliases(vec![e("__write", 157, Binding::Weak), e("write", 157, Binding::Weak)]);
+        assert_eq!(
+            chosen,
+            vec![(0x100, 0x100 + 157, "__GI___libc_write".to_string())]
+        );
+        let chosen = resolve_aliases(vec![
+            e("__write", 157, Binding::Weak),
+            e("write", 157, Binding::Weak),
+        ]);
         assert_eq!(chosen[0].2, "write");
-        let chosen = resolve_aliases(vec![e("a_long_name", 0, Binding::Global), e("b", 8, Binding::Local)]);
+        let chosen = resolve_aliases(vec![
+            e("a_long_name", 0, Binding::Global),
+            e("b", 8, Binding::Local),
+        ]);
         assert_eq!(chosen[0].2, "b", "a symbol with a size wins");
     }
 
     #[test]
     fn kallsyms_aliases_keep_the_last() {
         let k = KernelSymbols::parse(b"ffffffff82204bc0 T __pi___x86_indirect_thunk_rax\nffffffff82204bc0 T __x86_indirect_thunk_rax\nffffffff82204be0 T next\n");
-        assert_eq!(k.lookup(0xffffffff82204bc4).map(|(n, _)| n), Some("__x86_indirect_thunk_rax"));
+        assert_eq!(
+            k.lookup(0xffffffff82204bc4).map(|(n, _)| n),
+            Some("__x86_indirect_thunk_rax")
+        );
     }
 
     #[test]
     fn debug_file_locations() {
-        let c = debug_file_candidates("/usr/lib/x/libc.so.6", Some(&[0x93, 0xac, 0x61]), Some("libc.debug"));
-        assert_eq!(c, ["/usr/lib/debug/.build-id/93/ac61.debug", "/usr/lib/debug/usr/lib/x/libc.debug", "/usr/lib/x/.debug/libc.debug"]);
+        let c = debug_file_candidates(
+            "/usr/lib/x/libc.so.6",
+            Some(&[0x93, 0xac, 0x61]),
+            Some("libc.debug"),
+        );
+        assert_eq!(
+            c,
+            [
+                "/usr/lib/debug/.build-id/93/ac61.debug",
+                "/usr/lib/debug/usr/lib/x/libc.debug",
+                "/usr/lib/x/.debug/libc.debug"
+            ]
+        );
     }
 
     #[test]
@@ -519,27 +636,45 @@ mod tests {
         let plt = plt_symbols(&elf);
         assert!(!plt.is_empty(), "no PLT symbols in /bin/sh");
         assert!(plt.iter().all(|s| s.name.ends_with("@plt") && s.size == 16));
-        assert!(plt.windows(2).all(|w| w[1].start == w[0].start + 16), "stubs are consecutive");
+        assert!(
+            plt.windows(2).all(|w| w[1].start == w[0].start + 16),
+            "stubs are consecutive"
+        );
     }
 
     #[test]
     fn the_vdso_has_its_functions() {
         let mut cache = DsoCache::default();
         let vdso = cache.get("[vdso]").expect("this process has a vDSO");
-        assert!(vdso.table.symbols.iter().any(|s| s.2.contains("clock_gettime")), "no clock_gettime in the vDSO");
+        assert!(
+            vdso.table
+                .symbols
+                .iter()
+                .any(|s| s.2.contains("clock_gettime")),
+            "no clock_gettime in the vDSO"
+        );
     }
 
     #[test]
     fn perf_maps_of_jit_code() {
         let t = parse_perf_map("7f0000001000 40 LazyCompile:~fib /app.js:3\n7f0000002000 0x10 Interpreter\nnot a line\n");
-        assert_eq!(t.lookup(0x7f0000001010), Some(("LazyCompile:~fib /app.js:3", 0x10)));
+        assert_eq!(
+            t.lookup(0x7f0000001010),
+            Some(("LazyCompile:~fib /app.js:3", 0x10))
+        );
         assert_eq!(t.lookup(0x7f0000001040), None);
-        assert_eq!(t.lookup(0x7f000000200f).map(|(n, _)| n), Some("Interpreter"));
+        assert_eq!(
+            t.lookup(0x7f000000200f).map(|(n, _)| n),
+            Some("Interpreter")
+        );
     }
 
     #[test]
     fn demangles_rust_and_cpp() {
-        assert_eq!(demangle("_ZN4core3fmt5write17h0123456789abcdefE"), "core::fmt::write");
+        assert_eq!(
+            demangle("_ZN4core3fmt5write17h0123456789abcdefE"),
+            "core::fmt::write"
+        );
         assert_eq!(demangle("_ZN3foo3barEv"), "foo::bar");
         assert_eq!(demangle("plain_c"), "plain_c");
     }

@@ -8,7 +8,9 @@ use strobe_record::format::reader::StrobeFile;
 use strobe_record::format::records::{RecordLayout, RunStats};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(file) = StrobeFile::parse(data) else { return };
+    let Ok(file) = StrobeFile::parse(data) else {
+        return;
+    };
     let layout = RecordLayout {
         sample_time_offset: Some(24),
         other_time_from_end: Some(8),

@@ -176,7 +176,8 @@ impl EventAttr {
     pub fn to_bytes(&self) -> Vec<u8> {
         let full = std::mem::size_of::<RawAttr>();
         // SAFETY: RawAttr is plain old data of `full` bytes; we only read it.
-        let bytes = unsafe { std::slice::from_raw_parts((&self.raw as *const RawAttr).cast::<u8>(), full) };
+        let bytes =
+            unsafe { std::slice::from_raw_parts((&self.raw as *const RawAttr).cast::<u8>(), full) };
         bytes[..ATTR_SIZE.min(full)].to_vec()
     }
 }
@@ -226,10 +227,24 @@ impl SampleLayout {
         let read_format = b::PERF_SAMPLE_READ as u64;
         let sample_callchain_offset = (has(CALLCHAIN) && !has(read_format)).then_some(offset);
         // The sample-id trailer: TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER.
-        let after_time = [ID, STREAM_ID, CPU, IDENTIFIER].iter().filter(|&&b| has(b)).count() * 8;
-        let trailer_size = [TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER].iter().filter(|&&b| has(b)).count() * 8;
+        let after_time = [ID, STREAM_ID, CPU, IDENTIFIER]
+            .iter()
+            .filter(|&&b| has(b))
+            .count()
+            * 8;
+        let trailer_size = [TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER]
+            .iter()
+            .filter(|&&b| has(b))
+            .count()
+            * 8;
         let other_time_from_end = has(TIME).then_some(after_time + 8);
-        SampleLayout { sample_time_offset, other_time_from_end, trailer_size, sample_ip_offset, sample_callchain_offset }
+        SampleLayout {
+            sample_time_offset,
+            other_time_from_end,
+            trailer_size,
+            sample_ip_offset,
+            sample_callchain_offset,
+        }
     }
 }
 
@@ -243,7 +258,10 @@ mod tests {
         let bytes = attr.to_bytes();
         assert_eq!(bytes.len(), ATTR_SIZE);
         assert_eq!(u32::from_le_bytes(bytes[0..4].try_into().unwrap()), 1);
-        assert_eq!(u32::from_le_bytes(bytes[4..8].try_into().unwrap()), ATTR_SIZE as u32);
+        assert_eq!(
+            u32::from_le_bytes(bytes[4..8].try_into().unwrap()),
+            ATTR_SIZE as u32
+        );
         assert_eq!(u64::from_le_bytes(bytes[16..24].try_into().unwrap()), 4000);
     }
 
@@ -258,7 +276,14 @@ mod tests {
         assert_eq!(layout.sample_ip_offset, Some(16));
         assert_eq!(layout.sample_callchain_offset, Some(56));
         let single = SampleLayout::new(IP | TID | TIME | PERIOD | CALLCHAIN);
-        assert_eq!((single.sample_ip_offset, single.sample_time_offset, single.sample_callchain_offset), (Some(8), Some(24), Some(40)));
+        assert_eq!(
+            (
+                single.sample_ip_offset,
+                single.sample_time_offset,
+                single.sample_callchain_offset
+            ),
+            (Some(8), Some(24), Some(40))
+        );
         assert_eq!(single.other_time_from_end, Some(8));
     }
 }

@@ -11,9 +11,13 @@ impl CpuList {
     pub fn parse(text: &str) -> Result<Self> {
         let mut cpus = Vec::new();
         for part in text.trim().split(',').filter(|p| !p.is_empty()) {
-            let bad = || Error::CpuList(format!("invalid CPU list `{text}`: expected e.g. `0-3,6`"));
+            let bad =
+                || Error::CpuList(format!("invalid CPU list `{text}`: expected e.g. `0-3,6`"));
             let (lo, hi) = match part.split_once('-') {
-                Some((a, b)) => (a.trim().parse::<u32>().map_err(|_| bad())?, b.trim().parse::<u32>().map_err(|_| bad())?),
+                Some((a, b)) => (
+                    a.trim().parse::<u32>().map_err(|_| bad())?,
+                    b.trim().parse::<u32>().map_err(|_| bad())?,
+                ),
                 None => {
                     let n = part.trim().parse::<u32>().map_err(|_| bad())?;
                     (n, n)
@@ -34,8 +38,9 @@ impl CpuList {
 
     /// The CPUs that are online now, from `/sys/devices/system/cpu/online`.
     pub fn online() -> Result<Self> {
-        let text = std::fs::read_to_string("/sys/devices/system/cpu/online")
-            .map_err(|e| Error::CpuList(format!("cannot read /sys/devices/system/cpu/online: {e}")))?;
+        let text = std::fs::read_to_string("/sys/devices/system/cpu/online").map_err(|e| {
+            Error::CpuList(format!("cannot read /sys/devices/system/cpu/online: {e}"))
+        })?;
         Self::parse(&text)
     }
 

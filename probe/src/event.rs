@@ -16,8 +16,16 @@ impl PerfEvent {
     /// `name` is used in error messages.
     pub fn open(attr: &EventAttr, name: &str, pid: i32, cpu: i32) -> Result<Self> {
         let fd = sys::perf_event_open(attr.raw(), pid, cpu, -1, || {
-            let who = if pid == -1 { "all tasks".to_string() } else { format!("pid {pid}") };
-            let whr = if cpu == -1 { "any CPU".to_string() } else { format!("CPU {cpu}") };
+            let who = if pid == -1 {
+                "all tasks".to_string()
+            } else {
+                format!("pid {pid}")
+            };
+            let whr = if cpu == -1 {
+                "any CPU".to_string()
+            } else {
+                format!("CPU {cpu}")
+            };
             format!("{name}, {who}, {whr}")
         })?;
         let id = sys::event_id(fd.as_fd())?;

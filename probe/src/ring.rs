@@ -38,10 +38,19 @@ impl RingBuffer {
         // header page; older ones leave them zero and use the classic layout.
         let header = base.as_ptr().cast::<MmapPage>();
         // SAFETY: the first page of a successful mapping is the header page.
-        let (offset, size) = unsafe { ((*header).data_offset as usize, (*header).data_size as usize) };
-        let (data_offset, data_size) =
-            if size == 0 { (page, data_pages * page) } else { (offset, size) };
-        Ok(RingBuffer { base, map_len, data_offset, data_size })
+        let (offset, size) =
+            unsafe { ((*header).data_offset as usize, (*header).data_size as usize) };
+        let (data_offset, data_size) = if size == 0 {
+            (page, data_pages * page)
+        } else {
+            (offset, size)
+        };
+        Ok(RingBuffer {
+            base,
+            map_len,
+            data_offset,
+            data_size,
+        })
     }
 
     /// Bytes in the data area.
@@ -65,7 +74,8 @@ impl RingBuffer {
     /// Bytes waiting to be read.
     pub fn pending(&self) -> usize {
         let (head, tail) = self.head_and_tail();
-        head.load(Ordering::Acquire).wrapping_sub(tail.load(Ordering::Relaxed)) as usize
+        head.load(Ordering::Acquire)
+            .wrapping_sub(tail.load(Ordering::Relaxed)) as usize
     }
 
     /// Appends every waiting byte to `out` (in record order, unwrapped) and

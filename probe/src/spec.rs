@@ -44,37 +44,121 @@ pub enum SpecError {
 
 /// Software events, by every name perf accepts for them.
 const SOFTWARE: &[(&str, u32, &str)] = &[
-    ("cpu-clock", b::PERF_COUNT_SW_CPU_CLOCK, "CPU clock, a high-resolution per-CPU timer"),
-    ("task-clock", b::PERF_COUNT_SW_TASK_CLOCK, "clock count specific to the task that is running"),
+    (
+        "cpu-clock",
+        b::PERF_COUNT_SW_CPU_CLOCK,
+        "CPU clock, a high-resolution per-CPU timer",
+    ),
+    (
+        "task-clock",
+        b::PERF_COUNT_SW_TASK_CLOCK,
+        "clock count specific to the task that is running",
+    ),
     ("page-faults", b::PERF_COUNT_SW_PAGE_FAULTS, "page faults"),
     ("faults", b::PERF_COUNT_SW_PAGE_FAULTS, "page faults"),
-    ("context-switches", b::PERF_COUNT_SW_CONTEXT_SWITCHES, "context switches"),
+    (
+        "context-switches",
+        b::PERF_COUNT_SW_CONTEXT_SWITCHES,
+        "context switches",
+    ),
     ("cs", b::PERF_COUNT_SW_CONTEXT_SWITCHES, "context switches"),
-    ("cpu-migrations", b::PERF_COUNT_SW_CPU_MIGRATIONS, "migrations of a task to another CPU"),
-    ("migrations", b::PERF_COUNT_SW_CPU_MIGRATIONS, "migrations of a task to another CPU"),
-    ("minor-faults", b::PERF_COUNT_SW_PAGE_FAULTS_MIN, "page faults served without I/O"),
-    ("major-faults", b::PERF_COUNT_SW_PAGE_FAULTS_MAJ, "page faults that needed I/O"),
-    ("alignment-faults", b::PERF_COUNT_SW_ALIGNMENT_FAULTS, "unaligned accesses fixed up by the kernel"),
-    ("emulation-faults", b::PERF_COUNT_SW_EMULATION_FAULTS, "instructions emulated by the kernel"),
-    ("dummy", b::PERF_COUNT_SW_DUMMY, "placeholder that counts nothing, for side-band records"),
+    (
+        "cpu-migrations",
+        b::PERF_COUNT_SW_CPU_MIGRATIONS,
+        "migrations of a task to another CPU",
+    ),
+    (
+        "migrations",
+        b::PERF_COUNT_SW_CPU_MIGRATIONS,
+        "migrations of a task to another CPU",
+    ),
+    (
+        "minor-faults",
+        b::PERF_COUNT_SW_PAGE_FAULTS_MIN,
+        "page faults served without I/O",
+    ),
+    (
+        "major-faults",
+        b::PERF_COUNT_SW_PAGE_FAULTS_MAJ,
+        "page faults that needed I/O",
+    ),
+    (
+        "alignment-faults",
+        b::PERF_COUNT_SW_ALIGNMENT_FAULTS,
+        "unaligned accesses fixed up by the kernel",
+    ),
+    (
+        "emulation-faults",
+        b::PERF_COUNT_SW_EMULATION_FAULTS,
+        "instructions emulated by the kernel",
+    ),
+    (
+        "dummy",
+        b::PERF_COUNT_SW_DUMMY,
+        "placeholder that counts nothing, for side-band records",
+    ),
 ];
 
 /// Generic hardware events, by every name perf accepts for them.
 const HARDWARE: &[(&str, u32, &str)] = &[
     ("cpu-cycles", b::PERF_COUNT_HW_CPU_CYCLES, "CPU cycles"),
     ("cycles", b::PERF_COUNT_HW_CPU_CYCLES, "CPU cycles"),
-    ("instructions", b::PERF_COUNT_HW_INSTRUCTIONS, "retired instructions"),
-    ("cache-references", b::PERF_COUNT_HW_CACHE_REFERENCES, "last-level cache accesses"),
-    ("cache-misses", b::PERF_COUNT_HW_CACHE_MISSES, "last-level cache misses"),
-    ("branch-instructions", b::PERF_COUNT_HW_BRANCH_INSTRUCTIONS, "retired branch instructions"),
-    ("branches", b::PERF_COUNT_HW_BRANCH_INSTRUCTIONS, "retired branch instructions"),
-    ("branch-misses", b::PERF_COUNT_HW_BRANCH_MISSES, "mispredicted branches"),
+    (
+        "instructions",
+        b::PERF_COUNT_HW_INSTRUCTIONS,
+        "retired instructions",
+    ),
+    (
+        "cache-references",
+        b::PERF_COUNT_HW_CACHE_REFERENCES,
+        "last-level cache accesses",
+    ),
+    (
+        "cache-misses",
+        b::PERF_COUNT_HW_CACHE_MISSES,
+        "last-level cache misses",
+    ),
+    (
+        "branch-instructions",
+        b::PERF_COUNT_HW_BRANCH_INSTRUCTIONS,
+        "retired branch instructions",
+    ),
+    (
+        "branches",
+        b::PERF_COUNT_HW_BRANCH_INSTRUCTIONS,
+        "retired branch instructions",
+    ),
+    (
+        "branch-misses",
+        b::PERF_COUNT_HW_BRANCH_MISSES,
+        "mispredicted branches",
+    ),
     ("bus-cycles", b::PERF_COUNT_HW_BUS_CYCLES, "bus cycles"),
-    ("stalled-cycles-frontend", b::PERF_COUNT_HW_STALLED_CYCLES_FRONTEND, "cycles stalled in the front end"),
-    ("idle-cycles-frontend", b::PERF_COUNT_HW_STALLED_CYCLES_FRONTEND, "cycles stalled in the front end"),
-    ("stalled-cycles-backend", b::PERF_COUNT_HW_STALLED_CYCLES_BACKEND, "cycles stalled in the back end"),
-    ("idle-cycles-backend", b::PERF_COUNT_HW_STALLED_CYCLES_BACKEND, "cycles stalled in the back end"),
-    ("ref-cycles", b::PERF_COUNT_HW_REF_CPU_CYCLES, "reference cycles, unaffected by frequency scaling"),
+    (
+        "stalled-cycles-frontend",
+        b::PERF_COUNT_HW_STALLED_CYCLES_FRONTEND,
+        "cycles stalled in the front end",
+    ),
+    (
+        "idle-cycles-frontend",
+        b::PERF_COUNT_HW_STALLED_CYCLES_FRONTEND,
+        "cycles stalled in the front end",
+    ),
+    (
+        "stalled-cycles-backend",
+        b::PERF_COUNT_HW_STALLED_CYCLES_BACKEND,
+        "cycles stalled in the back end",
+    ),
+    (
+        "idle-cycles-backend",
+        b::PERF_COUNT_HW_STALLED_CYCLES_BACKEND,
+        "cycles stalled in the back end",
+    ),
+    (
+        "ref-cycles",
+        b::PERF_COUNT_HW_REF_CPU_CYCLES,
+        "reference cycles, unaffected by frequency scaling",
+    ),
 ];
 
 /// One named event for listings.
@@ -92,7 +176,11 @@ pub struct NamedEvent {
 pub fn named_events() -> impl Iterator<Item = NamedEvent> {
     SOFTWARE
         .iter()
-        .map(|&(name, _, description)| NamedEvent { name, type_: b::PERF_TYPE_SOFTWARE, description })
+        .map(|&(name, _, description)| NamedEvent {
+            name,
+            type_: b::PERF_TYPE_SOFTWARE,
+            description,
+        })
         .chain(HARDWARE.iter().map(|&(name, _, description)| NamedEvent {
             name,
             type_: b::PERF_TYPE_HARDWARE,
@@ -109,7 +197,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, &cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (diagonal + (ca != cb) as usize).min(row[j] + 1).min(above + 1);
+            row[j + 1] = (diagonal + (ca != cb) as usize)
+                .min(row[j] + 1)
+                .min(above + 1);
             diagonal = above;
         }
     }
@@ -144,14 +234,22 @@ impl EventSpec {
         } else if let Some(&(_, c, _)) = HARDWARE.iter().find(|e| e.0 == lower) {
             (b::PERF_TYPE_HARDWARE, c as u64)
         } else {
-            return Err(SpecError::UnknownEvent { name: name.to_string(), suggestion: closest_name(&lower) });
+            return Err(SpecError::UnknownEvent {
+                name: name.to_string(),
+                suggestion: closest_name(&lower),
+            });
         };
         let (mut user, mut kernel) = (false, false);
         for m in modifiers.chars() {
             match m {
                 'u' => user = true,
                 'k' => kernel = true,
-                other => return Err(SpecError::UnknownModifier { spec: spec.to_string(), modifier: other }),
+                other => {
+                    return Err(SpecError::UnknownModifier {
+                        spec: spec.to_string(),
+                        modifier: other,
+                    })
+                }
             }
         }
         // `:u` alone excludes the kernel; `:k` alone excludes user space;
@@ -168,13 +266,15 @@ impl EventSpec {
 
     /// Parses a comma-separated list, as given to `-e`.
     pub fn parse_list(list: &str) -> Result<Vec<Self>, SpecError> {
-        list.split(',').map(|part| {
-            if part.trim().is_empty() {
-                Err(SpecError::Empty(list.to_string()))
-            } else {
-                Self::parse(part)
-            }
-        }).collect()
+        list.split(',')
+            .map(|part| {
+                if part.trim().is_empty() {
+                    Err(SpecError::Empty(list.to_string()))
+                } else {
+                    Self::parse(part)
+                }
+            })
+            .collect()
     }
 
     /// Whether this is a hardware event, which needs a PMU.
@@ -211,14 +311,20 @@ mod tests {
         assert!(k.exclude_user && !k.exclude_kernel);
         let both = EventSpec::parse("cpu-clock:uk").unwrap();
         assert!(!both.exclude_user && !both.exclude_kernel);
-        assert!(matches!(EventSpec::parse("cycles:z"), Err(SpecError::UnknownModifier { modifier: 'z', .. })));
+        assert!(matches!(
+            EventSpec::parse("cycles:z"),
+            Err(SpecError::UnknownModifier { modifier: 'z', .. })
+        ));
     }
 
     #[test]
     fn lists_and_errors() {
         let list = EventSpec::parse_list("cpu-clock,page-faults:u").unwrap();
         assert_eq!(list.len(), 2);
-        assert!(matches!(EventSpec::parse_list("cpu-clock,,x"), Err(SpecError::Empty(_))));
+        assert!(matches!(
+            EventSpec::parse_list("cpu-clock,,x"),
+            Err(SpecError::Empty(_))
+        ));
         let err = EventSpec::parse("cpu-clok").unwrap_err().to_string();
         assert_eq!(err, "unknown event `cpu-clok` (did you mean `cpu-clock`?): `strobe record --help` lists the events");
         for far in ["zzzzzzzzzz", "foo", "xyz"] {

@@ -40,7 +40,12 @@ fn syscall_error(call: &'static str, context: String, source: io::Error) -> Erro
         }
         _ => String::new(),
     };
-    Error::Syscall { call, context, source, hint }
+    Error::Syscall {
+        call,
+        context,
+        source,
+        hint,
+    }
 }
 
 /// Opens a perf event. `context` describes the event for error messages.
@@ -56,10 +61,20 @@ pub fn perf_event_open(
     // field describes it; the kernel only reads it (and may write `size` back
     // on E2BIG, which our local copy absorbs).
     let fd = unsafe {
-        sys::perf_event_open(&mut attr, pid, cpu, group_fd, sys::bindings::PERF_FLAG_FD_CLOEXEC as _)
+        sys::perf_event_open(
+            &mut attr,
+            pid,
+            cpu,
+            group_fd,
+            sys::bindings::PERF_FLAG_FD_CLOEXEC as _,
+        )
     };
     if fd < 0 {
-        return Err(syscall_error("perf_event_open", context(), io::Error::last_os_error()));
+        return Err(syscall_error(
+            "perf_event_open",
+            context(),
+            io::Error::last_os_error(),
+        ));
     }
     // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -77,14 +92,18 @@ fn check(ret: libc::c_int, call: &'static str, context: impl FnOnce() -> String)
 pub fn enable(fd: BorrowedFd<'_>) -> Result<()> {
     // SAFETY: plain ioctl on a descriptor we hold a borrow of.
     let ret = unsafe { sys::ioctls::ENABLE(fd.as_raw_fd(), 0) };
-    check(ret, "ioctl(PERF_EVENT_IOC_ENABLE)", || format!("fd {}", fd.as_raw_fd()))
+    check(ret, "ioctl(PERF_EVENT_IOC_ENABLE)", || {
+        format!("fd {}", fd.as_raw_fd())
+    })
 }
 
 /// `PERF_EVENT_IOC_DISABLE`.
 pub fn disable(fd: BorrowedFd<'_>) -> Result<()> {
     // SAFETY: plain ioctl on a descriptor we hold a borrow of.
     let ret = unsafe { sys::ioctls::DISABLE(fd.as_raw_fd(), 0) };
-    check(ret, "ioctl(PERF_EVENT_IOC_DISABLE)", || format!("fd {}", fd.as_raw_fd()))
+    check(ret, "ioctl(PERF_EVENT_IOC_DISABLE)", || {
+        format!("fd {}", fd.as_raw_fd())
+    })
 }
 
 /// `PERF_EVENT_IOC_ID`: the kernel's id for the event, as found in samples.
@@ -92,7 +111,9 @@ pub fn event_id(fd: BorrowedFd<'_>) -> Result<u64> {
     let mut id = 0u64;
     // SAFETY: the kernel writes one u64 through the pointer, which is valid.
     let ret = unsafe { sys::ioctls::ID(fd.as_raw_fd(), &mut id) };
-    check(ret, "ioctl(PERF_EVENT_IOC_ID)", || format!("fd {}", fd.as_raw_fd()))?;
+    check(ret, "ioctl(PERF_EVENT_IOC_ID)", || {
+        format!("fd {}", fd.as_raw_fd())
+    })?;
     Ok(id)
 }
 
@@ -127,7 +148,11 @@ pub fn mmap_ring(fd: BorrowedFd<'_>, len: usize) -> Result<NonNull<u8>> {
         ));
     }
     NonNull::new(ptr.cast()).ok_or_else(|| {
-        syscall_error("mmap", "perf ring buffer".into(), io::Error::from_raw_os_error(libc::EFAULT))
+        syscall_error(
+            "mmap",
+            "perf ring buffer".into(),
+            io::Error::from_raw_os_error(libc::EFAULT),
+        )
     })
 }
 

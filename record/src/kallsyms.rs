@@ -40,7 +40,11 @@ impl KallsymsIndex {
             start = end + 1;
         }
         symbols.sort_by_key(|s| s.0);
-        KallsymsIndex { text, symbols, emitted: HashSet::new() }
+        KallsymsIndex {
+            text,
+            symbols,
+            emitted: HashSet::new(),
+        }
     }
 
     /// Symbols indexed.
@@ -91,7 +95,10 @@ pub struct AddressSet {
 
 impl Default for AddressSet {
     fn default() -> Self {
-        AddressSet { recent: vec![0; Self::RECENT], all: FxHashSet::default() }
+        AddressSet {
+            recent: vec![0; Self::RECENT],
+            all: FxHashSet::default(),
+        }
     }
 }
 
@@ -142,7 +149,10 @@ mod tests {
         let mut index = KallsymsIndex::parse(text);
         assert_eq!(index.len(), 4);
         let lines = index.new_lines_for(&[0xffffffff81000150]);
-        assert_eq!(lines, b"ffffffff81000100 T do_work\nffffffff81000200 t helper\n");
+        assert_eq!(
+            lines,
+            b"ffffffff81000100 T do_work\nffffffff81000200 t helper\n"
+        );
         assert!(index.new_lines_for(&[0xffffffff81000180]).is_empty());
         assert!(index.new_lines_for(&[0x1000]).is_empty());
     }

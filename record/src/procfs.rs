@@ -13,7 +13,11 @@ pub fn describe_host(meta: &mut SessionMeta) {
     // SAFETY: `uts` is a valid, writable utsname.
     if unsafe { libc::uname(&mut uts) } == 0 {
         let field = |f: &[libc::c_char]| {
-            let bytes: Vec<u8> = f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+            let bytes: Vec<u8> = f
+                .iter()
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8)
+                .collect();
             String::from_utf8_lossy(&bytes).into_owned()
         };
         meta.hostname = field(&uts.nodename);
@@ -26,14 +30,22 @@ pub fn describe_host(meta: &mut SessionMeta) {
             .lines()
             .find_map(|l| {
                 let (key, value) = l.split_once(':')?;
-                matches!(key.trim(), "model name" | "cpu" | "Hardware").then(|| value.trim().to_string())
+                matches!(key.trim(), "model name" | "cpu" | "Hardware")
+                    .then(|| value.trim().to_string())
             })
             .unwrap_or_default();
     }
     if let Ok(meminfo) = fs::read_to_string("/proc/meminfo") {
         meta.mem_total_kib = meminfo
             .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:")?.trim().trim_end_matches("kB").trim().parse().ok())
+            .find_map(|l| {
+                l.strip_prefix("MemTotal:")?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .ok()
+            })
             .unwrap_or(0);
     }
 }
@@ -62,24 +74,45 @@ pub fn parse_exec_maps(text: &str) -> Vec<Mapping> {
     let mut out = Vec::new();
     for line in text.lines() {
         let mut fields = line.split_ascii_whitespace();
-        let (Some(range), Some(perms), Some(off), Some(dev), Some(inode)) =
-            (fields.next(), fields.next(), fields.next(), fields.next(), fields.next())
-        else {
+        let (Some(range), Some(perms), Some(off), Some(dev), Some(inode)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
             continue;
         };
         if perms.as_bytes().get(2) != Some(&b'x') {
             continue;
         }
         let path = fields.collect::<Vec<_>>().join(" ");
-        let Some((start, end)) = range.split_once('-') else { continue };
-        let Some((major, minor)) = dev.split_once(':') else { continue };
-        let hex = |s: &str| u64::from_str_radix(s, 16).ok();
-        let (Some(start), Some(end), Some(pgoff), Some(major), Some(minor), Ok(inode)) =
-            (hex(start), hex(end), hex(off), hex(major), hex(minor), inode.parse::<u64>())
-        else {
+        let Some((start, end)) = range.split_once('-') else {
             continue;
         };
-        out.push(Mapping { start, end, pgoff, major: major as u32, minor: minor as u32, inode, path });
+        let Some((major, minor)) = dev.split_once(':') else {
+            continue;
+        };
+        let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+        let (Some(start), Some(end), Some(pgoff), Some(major), Some(minor), Ok(inode)) = (
+            hex(start),
+            hex(end),
+            hex(off),
+            hex(major),
+            hex(minor),
+            inode.parse::<u64>(),
+        ) else {
+            continue;
+        };
+        out.push(Mapping {
+            start,
+            end,
+            pgoff,
+            major: major as u32,
+            minor: minor as u32,
+            inode,
+            path,
+        });
     }
     out
 }
@@ -101,7 +134,11 @@ const PERF_RECORD_MISC_USER: u16 = 2;
 impl RecordSynthesizer {
     /// Records will carry `id` (an id of the recording's first event).
     pub fn new(sample_type: u64, id: u64) -> Self {
-        RecordSynthesizer { sample_type, id, out: Vec::new() }
+        RecordSynthesizer {
+            sample_type,
+            id,
+            out: Vec::new(),
+        }
     }
 
     fn begin(&mut self, kind: u32, misc: u16) -> usize {
@@ -168,8 +205,10 @@ impl RecordSynthesizer {
         self.out.extend_from_slice(&map.minor.to_le_bytes());
         self.out.extend_from_slice(&map.inode.to_le_bytes());
         self.out.extend_from_slice(&0u64.to_le_bytes()); // inode generation
-        self.out.extend_from_slice(&((libc::PROT_READ | libc::PROT_EXEC) as u32).to_le_bytes());
-        self.out.extend_from_slice(&(libc::MAP_PRIVATE as u32).to_le_bytes());
+        self.out
+            .extend_from_slice(&((libc::PROT_READ | libc::PROT_EXEC) as u32).to_le_bytes());
+        self.out
+            .extend_from_slice(&(libc::MAP_PRIVATE as u32).to_le_bytes());
         self.push_str(map.path.as_bytes());
         self.end(at, pid, pid);
     }
@@ -178,10 +217,17 @@ impl RecordSynthesizer {
     /// Processes that vanish meanwhile are skipped. Returns the mapped paths.
     pub fn process(&mut self, pid: i32) -> Vec<String> {
         let base = format!("/proc/{pid}");
-        let Ok(comm) = fs::read_to_string(format!("{base}/comm")) else { return Vec::new() };
+        let Ok(comm) = fs::read_to_string(format!("{base}/comm")) else {
+            return Vec::new();
+        };
         let tids = thread_ids(pid);
-        for &tid in if tids.is_empty() { std::slice::from_ref(&pid) } else { &tids[..] } {
-            let name = fs::read_to_string(format!("{base}/task/{tid}/comm")).unwrap_or_else(|_| comm.clone());
+        for &tid in if tids.is_empty() {
+            std::slice::from_ref(&pid)
+        } else {
+            &tids[..]
+        } {
+            let name = fs::read_to_string(format!("{base}/task/{tid}/comm"))
+                .unwrap_or_else(|_| comm.clone());
             self.comm(pid, tid, name.trim_end_matches('\n'));
         }
         let maps = fs::read_to_string(format!("{base}/maps")).unwrap_or_default();
@@ -199,7 +245,10 @@ impl RecordSynthesizer {
 /// The thread ids of `pid` (empty if it has gone).
 pub fn thread_ids(pid: i32) -> Vec<i32> {
     let mut tids: Vec<i32> = fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|dir| dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default();
     tids.sort_unstable();
     tids
@@ -208,13 +257,18 @@ pub fn thread_ids(pid: i32) -> Vec<i32> {
 /// The process (thread-group leader) a thread belongs to.
 pub fn process_of_thread(tid: i32) -> Option<i32> {
     let status = fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("Tgid:")?.trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:")?.trim().parse().ok())
 }
 
 /// Every process id in /proc.
 pub fn all_pids() -> Vec<i32> {
     let mut pids: Vec<i32> = fs::read_dir("/proc")
-        .map(|dir| dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default();
     pids.sort_unstable();
     pids
@@ -239,7 +293,18 @@ mod tests {
 ";
         let maps = parse_exec_maps(text);
         assert_eq!(maps.len(), 2);
-        assert_eq!(maps[0], Mapping { start: 0x401000, end: 0x402000, pgoff: 0x1000, major: 8, minor: 1, inode: 123, path: "/usr/bin/x".into() });
+        assert_eq!(
+            maps[0],
+            Mapping {
+                start: 0x401000,
+                end: 0x402000,
+                pgoff: 0x1000,
+                major: 8,
+                minor: 1,
+                inode: 123,
+                path: "/usr/bin/x".into()
+            }
+        );
         assert_eq!(maps[1].path, "[vdso]");
     }
 

@@ -6,9 +6,11 @@
 //! drain of one CPU's buffer.
 
 use crate::format::records::{RecordLayout, RunStats, WalkItem};
-use crate::kallsyms::{AddressSet, KallsymsIndex};
 use crate::format::writer::{FileWriter, Sink};
-use crate::format::{hex_encode, BuildId, ChunkKind, CpuTotals, EventMeta, SessionMeta, TrailerMeta, NO_CPU};
+use crate::format::{
+    hex_encode, BuildId, ChunkKind, CpuTotals, EventMeta, SessionMeta, TrailerMeta, NO_CPU,
+};
+use crate::kallsyms::{AddressSet, KallsymsIndex};
 use crate::procfs::{self, RecordSynthesizer};
 use crate::workload::Workload;
 use crate::{buildid, RecordError};
@@ -101,7 +103,10 @@ pub struct Controls<'a> {
 
 impl std::fmt::Debug for Controls<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Controls").field("stop", &self.stop).field("snapshot", &self.snapshot).finish_non_exhaustive()
+        f.debug_struct("Controls")
+            .field("stop", &self.stop)
+            .field("snapshot", &self.snapshot)
+            .finish_non_exhaustive()
     }
 }
 
@@ -141,7 +146,10 @@ pub struct Session<S: Sink> {
 
 impl<S: Sink> std::fmt::Debug for Session<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("events", &self.events.len()).field("buffers", &self.buffers.len()).finish()
+        f.debug_struct("Session")
+            .field("events", &self.events.len())
+            .field("buffers", &self.buffers.len())
+            .finish()
     }
 }
 
@@ -154,18 +162,28 @@ fn monotonic_ns() -> u64 {
 }
 
 fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into a valid timespec.
     unsafe { libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn is_unsupported(err: &strobe_probe::Error) -> bool {
-    matches!(err.raw_os_error(), Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) | Some(libc::ENODEV))
+    matches!(
+        err.raw_os_error(),
+        Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) | Some(libc::ENODEV)
+    )
 }
 
 fn max_sample_rate() -> Option<u64> {
-    std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate").ok()?.trim().parse().ok()
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Whether a process (or thread) still runs: some thread of it is neither a
@@ -173,13 +191,17 @@ fn max_sample_rate() -> Option<u64> {
 /// shows its main thread as a zombie, so every thread is looked at.
 fn task_is_alive(id: i32) -> bool {
     let running = |stat: &str| {
-        stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()).is_some_and(|s| s != 'Z' && s != 'X')
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|s| s != 'Z' && s != 'X')
     };
     let tids = procfs::thread_ids(id);
     if tids.is_empty() {
         return std::fs::read_to_string(format!("/proc/{id}/stat")).is_ok_and(|s| running(&s));
     }
-    tids.iter().any(|tid| std::fs::read_to_string(format!("/proc/{id}/task/{tid}/stat")).is_ok_and(|s| running(&s)))
+    tids.iter().any(|tid| {
+        std::fs::read_to_string(format!("/proc/{id}/task/{tid}/stat")).is_ok_and(|s| running(&s))
+    })
 }
 
 impl<S: Sink> Session<S> {
@@ -187,7 +209,10 @@ impl<S: Sink> Session<S> {
     /// Counting starts now, or at exec for a workload.
     /// `create_sink` is called only once every event is open, so a
     /// recording that cannot start leaves no file behind (and renames none).
-    pub fn open(mut options: RecordOptions, create_sink: impl FnOnce() -> std::io::Result<S>) -> Result<Self, RecordError> {
+    pub fn open(
+        mut options: RecordOptions,
+        create_sink: impl FnOnce() -> std::io::Result<S>,
+    ) -> Result<Self, RecordError> {
         let mut notices = Vec::new();
         let online = CpuList::online()?;
         let cpus_given = options.targets.cpus.is_some();
@@ -196,7 +221,8 @@ impl<S: Sink> Session<S> {
             None => online.clone(),
         };
         let targets = &options.targets;
-        let per_task = !targets.system_wide && (targets.workload.is_some() || !targets.pids.is_empty() || !targets.tids.is_empty());
+        let per_task = !targets.system_wide
+            && (targets.workload.is_some() || !targets.pids.is_empty() || !targets.tids.is_empty());
         let mut tasks: Vec<i32> = Vec::new();
         if per_task {
             tasks.extend(targets.workload);
@@ -290,7 +316,11 @@ impl<S: Sink> Session<S> {
         let mut event_meta: Vec<EventMeta> = Vec::new();
         for (i, spec) in options.events.iter().enumerate() {
             let attr = build_attr(spec, i == 0, build_id);
-            event_meta.push(EventMeta { name: spec.name.clone(), attr: hex_encode(&attr.to_bytes()), ids: Vec::new() });
+            event_meta.push(EventMeta {
+                name: spec.name.clone(),
+                attr: hex_encode(&attr.to_bytes()),
+                ids: Vec::new(),
+            });
         }
         for &cpu in cpus.as_slice() {
             let mut owner: Option<usize> = None;
@@ -300,7 +330,13 @@ impl<S: Sink> Session<S> {
                     let event = match PerfEvent::open(&attr, &spec.name, task, cpu as i32) {
                         Ok(event) => event,
                         // A thread of a -p target may exit while we attach.
-                        Err(e) if task != -1 && e.raw_os_error() == Some(libc::ESRCH) && tasks.len() > 1 => continue,
+                        Err(e)
+                            if task != -1
+                                && e.raw_os_error() == Some(libc::ESRCH)
+                                && tasks.len() > 1 =>
+                        {
+                            continue
+                        }
                         Err(e) if is_unsupported(&e) && spec.is_hardware() => {
                             return Err(RecordError::NoHardwarePmu(spec.name.clone()))
                         }
@@ -315,7 +351,10 @@ impl<S: Sink> Session<S> {
                                 owner_fd: event.as_fd().as_raw_fd(),
                                 ring,
                                 last_drain: Instant::now(),
-                                totals: CpuTotals { cpu, ..Default::default() },
+                                totals: CpuTotals {
+                                    cpu,
+                                    ..Default::default()
+                                },
                             });
                             owner = Some(events.len());
                         }
@@ -336,11 +375,37 @@ impl<S: Sink> Session<S> {
                 "system-wide".to_string()
             }
         } else if targets.workload.is_some() {
-            format!("command {}", options.command_line.iter().skip_while(|a| *a != "--").skip(1).cloned().collect::<Vec<_>>().join(" "))
+            format!(
+                "command {}",
+                options
+                    .command_line
+                    .iter()
+                    .skip_while(|a| *a != "--")
+                    .skip(1)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
         } else if !targets.pids.is_empty() {
-            format!("pid {}", targets.pids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","))
+            format!(
+                "pid {}",
+                targets
+                    .pids
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
         } else if !targets.tids.is_empty() {
-            format!("tid {}", targets.tids.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(","))
+            format!(
+                "tid {}",
+                targets
+                    .tids
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
         } else {
             "system-wide".to_string()
         };
@@ -349,7 +414,11 @@ impl<S: Sink> Session<S> {
             command_line: options.command_line.clone(),
             cpus_online: online.as_slice().len() as u32,
             cpus_recorded: cpus.as_slice().to_vec(),
-            pmu: if options.events.iter().any(|e| e.is_hardware()) { "cpu".into() } else { "software".into() },
+            pmu: if options.events.iter().any(|e| e.is_hardware()) {
+                "cpu".into()
+            } else {
+                "software".into()
+            },
             target: target_text,
             clock: "CLOCK_MONOTONIC".into(),
             start_time_ns: monotonic_ns(),
@@ -366,8 +435,14 @@ impl<S: Sink> Session<S> {
         procfs::describe_host(&mut meta);
 
         let sink = create_sink().map_err(|e| RecordError::Write(e.into()))?;
-        let mut writer = FileWriter::create(sink, meta.start_realtime_ns, options.ring_size, options.compress)?;
-        let session_json = serde_json::to_vec(&meta).map_err(|e| RecordError::Workload(e.to_string()))?;
+        let mut writer = FileWriter::create(
+            sink,
+            meta.start_realtime_ns,
+            options.ring_size,
+            options.compress,
+        )?;
+        let session_json =
+            serde_json::to_vec(&meta).map_err(|e| RecordError::Workload(e.to_string()))?;
         writer.write_meta(ChunkKind::Session, &session_json, true)?;
 
         let first_id = meta.events[0].ids[0];
@@ -376,7 +451,13 @@ impl<S: Sink> Session<S> {
             procfs::all_pids()
         } else {
             let mut owners = options.targets.pids.clone();
-            owners.extend(options.targets.tids.iter().filter_map(|&tid| procfs::process_of_thread(tid)));
+            owners.extend(
+                options
+                    .targets
+                    .tids
+                    .iter()
+                    .filter_map(|&tid| procfs::process_of_thread(tid)),
+            );
             owners.sort_unstable();
             owners.dedup();
             owners
@@ -400,7 +481,9 @@ impl<S: Sink> Session<S> {
         if options.ring_size.is_some() || options.full_kallsyms {
             // A ring's metadata must precede the ring, so wait for it here.
             if let Some(thread) = kernel_snapshot.take() {
-                let (kallsyms, modules) = thread.join().unwrap_or_else(|_| (KallsymsIndex::parse(Vec::new()), Vec::new()));
+                let (kallsyms, modules) = thread
+                    .join()
+                    .unwrap_or_else(|_| (KallsymsIndex::parse(Vec::new()), Vec::new()));
                 write_text_chunk(&mut writer, ChunkKind::Kallsyms, kallsyms.full_text())?;
                 write_text_chunk(&mut writer, ChunkKind::Modules, &modules)?;
             }
@@ -447,11 +530,19 @@ impl<S: Sink> Session<S> {
 
     /// Records until `controls.stop` is set, the workload exits, or every
     /// watched process exits; then finishes the file.
-    pub fn run(mut self, controls: &mut Controls<'_>, mut workload: Option<&mut Workload>) -> Result<Summary, RecordError> {
+    pub fn run(
+        mut self,
+        controls: &mut Controls<'_>,
+        mut workload: Option<&mut Workload>,
+    ) -> Result<Summary, RecordError> {
         let mut pollfds: Vec<libc::pollfd> = self
             .buffers
             .iter()
-            .map(|b| libc::pollfd { fd: b.owner_fd, events: libc::POLLIN, revents: 0 })
+            .map(|b| libc::pollfd {
+                fd: b.owner_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
             .collect();
         let mut snapshots = 0;
         let mut exit_status = None;
@@ -460,7 +551,11 @@ impl<S: Sink> Session<S> {
             // SAFETY: pollfds is a valid array of pollfd for its length.
             unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, 100) };
             self.drain(false)?;
-            if self.kernel_snapshot.as_ref().is_some_and(|t| t.is_finished()) {
+            if self
+                .kernel_snapshot
+                .as_ref()
+                .is_some_and(|t| t.is_finished())
+            {
                 self.index_kernel_snapshot()?;
             }
             self.write_needed_kernel_symbols()?;
@@ -483,7 +578,9 @@ impl<S: Sink> Session<S> {
             if controls.stop.load(Ordering::Relaxed) {
                 break;
             }
-            if !self.watched.is_empty() && last_liveness_check.elapsed() >= Duration::from_millis(100) {
+            if !self.watched.is_empty()
+                && last_liveness_check.elapsed() >= Duration::from_millis(100)
+            {
                 last_liveness_check = Instant::now();
                 if !self.watched.iter().any(|&id| task_is_alive(id)) {
                     break;
@@ -523,7 +620,9 @@ impl<S: Sink> Session<S> {
     fn drain(&mut self, all: bool) -> Result<(), RecordError> {
         for buffer in &mut self.buffers {
             let pending = buffer.ring.pending();
-            let due = all || pending >= self.wakeup_bytes || buffer.last_drain.elapsed() >= MAX_DRAIN_INTERVAL;
+            let due = all
+                || pending >= self.wakeup_bytes
+                || buffer.last_drain.elapsed() >= MAX_DRAIN_INTERVAL;
             if pending == 0 || !due {
                 continue;
             }
@@ -531,7 +630,10 @@ impl<S: Sink> Session<S> {
             buffer.ring.drain_into(&mut self.scratch);
             buffer.last_drain = Instant::now();
             let paths = &mut self.mapped_paths;
-            let (seen, unresolved) = (&mut self.kernel_addresses, &mut self.unresolved_kernel_addresses);
+            let (seen, unresolved) = (
+                &mut self.kernel_addresses,
+                &mut self.unresolved_kernel_addresses,
+            );
             let stats = RunStats::walk(&self.scratch, &self.layout, |item| match item {
                 WalkItem::MappedFile(name) => {
                     if name.first() == Some(&b'/') && !paths.contains(name) {
@@ -551,7 +653,8 @@ impl<S: Sink> Session<S> {
             t.lost_samples += stats.lost_samples;
             t.throttled += stats.throttled;
             t.bytes += self.scratch.len() as u64;
-            self.writer.write_records(ChunkKind::Records, buffer.cpu, &self.scratch, &stats)?;
+            self.writer
+                .write_records(ChunkKind::Records, buffer.cpu, &self.scratch, &stats)?;
         }
         Ok(())
     }
@@ -559,8 +662,12 @@ impl<S: Sink> Session<S> {
     /// Waits for the kallsyms and modules text, writes the modules, and
     /// indexes kallsyms so that only the symbols samples need are written.
     fn index_kernel_snapshot(&mut self) -> Result<(), RecordError> {
-        let Some(thread) = self.kernel_snapshot.take() else { return Ok(()) };
-        let (kallsyms, modules) = thread.join().unwrap_or_else(|_| (KallsymsIndex::parse(Vec::new()), Vec::new()));
+        let Some(thread) = self.kernel_snapshot.take() else {
+            return Ok(());
+        };
+        let (kallsyms, modules) = thread
+            .join()
+            .unwrap_or_else(|_| (KallsymsIndex::parse(Vec::new()), Vec::new()));
         write_text_chunk(&mut self.writer, ChunkKind::Modules, &modules)?;
         self.kallsyms = Some(kallsyms);
         Ok(())
@@ -568,7 +675,9 @@ impl<S: Sink> Session<S> {
 
     /// Writes the kallsyms lines for kernel addresses seen since last time.
     fn write_needed_kernel_symbols(&mut self) -> Result<(), RecordError> {
-        let Some(index) = self.kallsyms.as_mut() else { return Ok(()) };
+        let Some(index) = self.kallsyms.as_mut() else {
+            return Ok(());
+        };
         if self.unresolved_kernel_addresses.is_empty() {
             return Ok(());
         }
@@ -584,7 +693,10 @@ impl<S: Sink> Session<S> {
             .filter_map(|path| {
                 let path = String::from_utf8_lossy(path).into_owned();
                 let id = buildid::read_build_id(&path)?;
-                Some(BuildId { path, build_id: hex_encode(&id) })
+                Some(BuildId {
+                    path,
+                    build_id: hex_encode(&id),
+                })
             })
             .collect();
         TrailerMeta {
@@ -597,10 +709,13 @@ impl<S: Sink> Session<S> {
             snapshot,
         }
     }
-
 }
 
-fn write_text_chunk<S: Sink>(writer: &mut FileWriter<S>, kind: ChunkKind, text: &[u8]) -> Result<(), RecordError> {
+fn write_text_chunk<S: Sink>(
+    writer: &mut FileWriter<S>,
+    kind: ChunkKind,
+    text: &[u8],
+) -> Result<(), RecordError> {
     if !text.is_empty() {
         writer.write_meta(kind, text, text.len() > 512)?;
     }

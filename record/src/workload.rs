@@ -19,7 +19,10 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), RecordError> {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(RecordError::Workload(format!("pipe2: {}", std::io::Error::last_os_error())));
+        return Err(RecordError::Workload(format!(
+            "pipe2: {}",
+            std::io::Error::last_os_error()
+        )));
     }
     // SAFETY: both descriptors were just created and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
@@ -50,9 +53,14 @@ fn find_executable(program: &str) -> Result<std::path::PathBuf, RecordError> {
         if !path.exists() {
             return Err(not_found("No such file or directory"));
         }
-        return if runnable(&path) { Ok(path) } else { Err(not_found("Permission denied (not executable)")) };
+        return if runnable(&path) {
+            Ok(path)
+        } else {
+            Err(not_found("Permission denied (not executable)"))
+        };
     }
-    let path_var = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let path_var =
+        std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
     std::env::split_paths(&path_var)
         .map(|dir| dir.join(program))
         .find(|candidate| runnable(candidate))
@@ -64,7 +72,9 @@ impl Workload {
     /// A program that cannot be found or run fails here, before anything
     /// else is done.
     pub fn prepare(argv: &[String]) -> Result<Self, RecordError> {
-        let program = argv.first().ok_or_else(|| RecordError::Workload("no command given after --".into()))?;
+        let program = argv
+            .first()
+            .ok_or_else(|| RecordError::Workload("no command given after --".into()))?;
         find_executable(program)?;
         let args: Vec<CString> = argv
             .iter()
@@ -75,13 +85,17 @@ impl Workload {
         arg_ptrs.push(std::ptr::null());
         let (go_read, go_write) = pipe()?;
         let (err_read, err_write) = pipe()?;
-        let (unused_in_child_go, unused_in_child_err) = (go_write.as_raw_fd(), err_read.as_raw_fd());
+        let (unused_in_child_go, unused_in_child_err) =
+            (go_write.as_raw_fd(), err_read.as_raw_fd());
         // SAFETY: between fork and exec the child only calls the
         // async-signal-safe read, execvp, write and _exit, on memory
         // prepared before the fork.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
-            return Err(RecordError::Workload(format!("fork: {}", std::io::Error::last_os_error())));
+            return Err(RecordError::Workload(format!(
+                "fork: {}",
+                std::io::Error::last_os_error()
+            )));
         }
         if pid == 0 {
             // SAFETY: see above; this is the child.
@@ -102,7 +116,13 @@ impl Workload {
         }
         drop(go_read);
         drop(err_write);
-        Ok(Workload { pid, program: program.clone(), go: Some(go_write), exec_error: err_read, reaped: None })
+        Ok(Workload {
+            pid,
+            program: program.clone(),
+            go: Some(go_write),
+            exec_error: err_read,
+            reaped: None,
+        })
     }
 
     /// The child's pid.
@@ -112,14 +132,23 @@ impl Workload {
 
     /// Lets the child exec; fails if exec failed (no such command, say).
     pub fn start(&mut self) -> Result<(), RecordError> {
-        let go = self.go.take().ok_or_else(|| RecordError::Workload("the workload was already started".into()))?;
+        let go = self
+            .go
+            .take()
+            .ok_or_else(|| RecordError::Workload("the workload was already started".into()))?;
         // SAFETY: writing one byte from a valid buffer to a pipe we own.
         unsafe { libc::write(go.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
         drop(go);
         let mut errno = 0i32;
         // SAFETY: reading at most 4 bytes into a 4-byte buffer. The pipe is
         // close-on-exec, so EOF (0 bytes) means exec succeeded.
-        let n = unsafe { libc::read(self.exec_error.as_raw_fd(), (&mut errno as *mut i32).cast(), 4) };
+        let n = unsafe {
+            libc::read(
+                self.exec_error.as_raw_fd(),
+                (&mut errno as *mut i32).cast(),
+                4,
+            )
+        };
         if n == 4 {
             self.wait();
             return Err(RecordError::Workload(format!(

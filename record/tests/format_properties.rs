@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use strobe_record::format::reader::StrobeFile;
-use strobe_record::format::records::{RunStats, RecordLayout};
+use strobe_record::format::records::{RecordLayout, RunStats};
 use strobe_record::format::writer::FileWriter;
 use strobe_record::format::*;
 
@@ -20,30 +20,60 @@ fn sample_run(first_time: u64, n: usize) -> Vec<u8> {
     run
 }
 
-const LAYOUT: RecordLayout = RecordLayout { sample_time_offset: Some(8), other_time_from_end: None, sample_ip_offset: None, sample_callchain_offset: None };
+const LAYOUT: RecordLayout = RecordLayout {
+    sample_time_offset: Some(8),
+    other_time_from_end: None,
+    sample_ip_offset: None,
+    sample_callchain_offset: None,
+};
 
 /// Writes a file with `chunks` record chunks of `per_chunk` samples each;
 /// returns the bytes and the offsets where chunks end.
-fn build(chunks: usize, per_chunk: usize, compress: bool, ring: Option<u64>, finish: bool) -> (Vec<u8>, Vec<usize>) {
+fn build(
+    chunks: usize,
+    per_chunk: usize,
+    compress: bool,
+    ring: Option<u64>,
+    finish: bool,
+) -> (Vec<u8>, Vec<usize>) {
     build_with_sizes(&vec![per_chunk; chunks], compress, ring, finish)
 }
 
 /// Like [`build`], with the number of samples of each chunk given.
-fn build_with_sizes(sizes: &[usize], compress: bool, ring: Option<u64>, finish: bool) -> (Vec<u8>, Vec<usize>) {
+fn build_with_sizes(
+    sizes: &[usize],
+    compress: bool,
+    ring: Option<u64>,
+    finish: bool,
+) -> (Vec<u8>, Vec<usize>) {
     let mut w = FileWriter::create(Vec::new(), 1, ring, compress).unwrap();
-    let session = SessionMeta { strobe_version: "test".into(), ..Default::default() };
-    w.write_meta(ChunkKind::Session, &serde_json::to_vec(&session).unwrap(), false).unwrap();
-    w.write_meta(ChunkKind::Kallsyms, b"ffffffff81000000 T _stext\n", true).unwrap();
+    let session = SessionMeta {
+        strobe_version: "test".into(),
+        ..Default::default()
+    };
+    w.write_meta(
+        ChunkKind::Session,
+        &serde_json::to_vec(&session).unwrap(),
+        false,
+    )
+    .unwrap();
+    w.write_meta(ChunkKind::Kallsyms, b"ffffffff81000000 T _stext\n", true)
+        .unwrap();
     w.begin_data(4096).unwrap();
     let mut boundaries = vec![w.len() as usize];
     for (c, &per_chunk) in sizes.iter().enumerate() {
         let run = sample_run(1000 * (c as u64 + 1), per_chunk);
         let stats = RunStats::walk(&run, &LAYOUT, |_| {});
-        w.write_records(ChunkKind::Records, (c % 2) as u32, &run, &stats).unwrap();
+        w.write_records(ChunkKind::Records, (c % 2) as u32, &run, &stats)
+            .unwrap();
         boundaries.push(w.len() as usize);
     }
     if finish {
-        w.finish(&TrailerMeta { chunks_written: sizes.len() as u64, ..Default::default() }).unwrap();
+        w.finish(&TrailerMeta {
+            chunks_written: sizes.len() as u64,
+            ..Default::default()
+        })
+        .unwrap();
     }
     (w.into_sink(), boundaries)
 }
@@ -55,7 +85,10 @@ fn read_all(bytes: &[u8]) -> Option<(u64, bool)> {
     for chunk in file.record_chunks() {
         if let Ok(payload) = file.payload(chunk) {
             let stats = RunStats::walk(&payload, &LAYOUT, |_| {});
-            assert_eq!(stats.samples, chunk.header.samples as u64, "header and payload disagree");
+            assert_eq!(
+                stats.samples, chunk.header.samples as u64,
+                "header and payload disagree"
+            );
             samples += stats.samples;
         }
     }
@@ -71,7 +104,10 @@ fn clean_file_round_trips() {
         assert_eq!(file.totals().samples, 500);
         assert_eq!(file.trailer.as_ref().unwrap().chunks_written, 10);
         assert_eq!(file.session.strobe_version, "test");
-        assert_eq!(&*file.text(ChunkKind::Kallsyms).unwrap(), b"ffffffff81000000 T _stext\n");
+        assert_eq!(
+            &*file.text(ChunkKind::Kallsyms).unwrap(),
+            b"ffffffff81000000 T _stext\n"
+        );
         assert_eq!(read_all(&bytes), Some((500, false)));
     }
 }
@@ -80,7 +116,8 @@ fn clean_file_round_trips() {
 fn truncation_at_every_chunk_boundary_keeps_every_whole_chunk() {
     let (bytes, boundaries) = build(12, 20, false, None, true);
     for (whole, &cut) in boundaries.iter().enumerate() {
-        let (samples, recovered) = read_all(&bytes[..cut]).expect("a cut at a boundary is readable");
+        let (samples, recovered) =
+            read_all(&bytes[..cut]).expect("a cut at a boundary is readable");
         assert!(recovered);
         assert_eq!(samples, 20 * whole as u64, "cut at {cut}");
     }
@@ -90,7 +127,11 @@ fn truncation_at_every_chunk_boundary_keeps_every_whole_chunk() {
 fn ring_keeps_the_newest_chunks_within_its_size() {
     let ring_size = 256 << 10;
     let (bytes, _) = build(400, 100, false, Some(ring_size), true);
-    assert!(bytes.len() as u64 <= ring_size, "ring file is {} bytes", bytes.len());
+    assert!(
+        bytes.len() as u64 <= ring_size,
+        "ring file is {} bytes",
+        bytes.len()
+    );
     let file = StrobeFile::parse(&bytes).unwrap();
     assert!(file.recovery.is_none());
     let seqs: Vec<u64> = file.record_chunks().map(|c| c.header.seq).collect();
@@ -108,18 +149,31 @@ fn ring_keeps_the_newest_chunks_within_its_size() {
 #[test]
 fn a_snapshot_is_consistent_until_more_data_arrives() {
     let mut w = FileWriter::create(Vec::new(), 1, Some(256 << 10), false).unwrap();
-    let session = SessionMeta { strobe_version: "test".into(), ..Default::default() };
-    w.write_meta(ChunkKind::Session, &serde_json::to_vec(&session).unwrap(), false).unwrap();
+    let session = SessionMeta {
+        strobe_version: "test".into(),
+        ..Default::default()
+    };
+    w.write_meta(
+        ChunkKind::Session,
+        &serde_json::to_vec(&session).unwrap(),
+        false,
+    )
+    .unwrap();
     w.begin_data(4096).unwrap();
     let write = |w: &mut FileWriter<Vec<u8>>, c: u64| {
         let run = sample_run(1000 * c, 10);
         let stats = RunStats::walk(&run, &LAYOUT, |_| {});
-        w.write_records(ChunkKind::Records, 0, &run, &stats).unwrap();
+        w.write_records(ChunkKind::Records, 0, &run, &stats)
+            .unwrap();
     };
     for c in 0..5 {
         write(&mut w, c);
     }
-    w.finish(&TrailerMeta { snapshot: true, ..Default::default() }).unwrap();
+    w.finish(&TrailerMeta {
+        snapshot: true,
+        ..Default::default()
+    })
+    .unwrap();
     let at_snapshot = w.sink_mut().clone();
     let file = StrobeFile::parse(&at_snapshot).unwrap();
     assert!(file.recovery.is_none());

@@ -27,7 +27,10 @@ pub fn have_root(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{test} needs root, and CI=true forbids skipping");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{test} needs root, and CI=true forbids skipping"
+        );
         eprintln!("skipping {test}: needs root");
     }
     root
@@ -45,10 +48,14 @@ pub fn scratch(test: &str) -> PathBuf {
 pub fn workload(name: &str) -> PathBuf {
     static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("workloads").join(name);
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("workloads")
+        .join(name);
     if !built.iter().any(|b| b == name) {
         std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads").join(format!("{name}.c"));
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/workloads")
+            .join(format!("{name}.c"));
         let status = Command::new("cc")
             .args(["-O2", "-g", "-fno-omit-frame-pointer", "-no-pie", "-o"])
             .arg(&out)
@@ -63,7 +70,8 @@ pub fn workload(name: &str) -> PathBuf {
 
 /// Runs a command and returns its output, failing the test with stderr on a spawn error.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 /// A sample as the tests look at it.
@@ -90,7 +98,8 @@ pub struct Recording {
 
 /// Decodes every record of the file at `path`.
 pub fn load(path: &Path) -> Recording {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let file = StrobeFile::parse(&bytes).expect("the recording parses");
     let decoder = Decoder::new(&file.session).expect("the events decode");
     let mut rec = Recording::default();
@@ -103,7 +112,10 @@ pub fn load(path: &Path) -> Recording {
                 ip: s.ip.unwrap_or(0),
                 time: s.timestamp.unwrap_or(0),
                 cpu: d.cpu,
-                callchain: s.callchain.map(|c| (0..c.len()).filter_map(|i| c.get(i)).collect()).unwrap_or_default(),
+                callchain: s
+                    .callchain
+                    .map(|c| (0..c.len()).filter_map(|i| c.get(i)).collect())
+                    .unwrap_or_default(),
             }),
             EventRecord::Comm(c) => {
                 let name = String::from_utf8_lossy(&c.name.as_slice()).into_owned();
@@ -123,7 +135,11 @@ pub fn load(path: &Path) -> Recording {
 /// `strobe info --json FILE`, parsed.
 pub fn info_json(path: &Path) -> serde_json::Value {
     let out = run(strobe().args(["info", "--json"]).arg(path));
-    assert!(out.status.success(), "strobe info failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "strobe info failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("info --json prints JSON")
 }
 
@@ -135,7 +151,10 @@ pub fn function_ranges(binary: &Path, names: &[&str]) -> Vec<(String, u64, u64)>
     names
         .iter()
         .map(|&name| {
-            let sym = elf.symbols().find(|s| s.name() == Ok(name)).unwrap_or_else(|| panic!("{name} not in {}", binary.display()));
+            let sym = elf
+                .symbols()
+                .find(|s| s.name() == Ok(name))
+                .unwrap_or_else(|| panic!("{name} not in {}", binary.display()));
             (name.to_string(), sym.address(), sym.address() + sym.size())
         })
         .collect()
@@ -144,7 +163,11 @@ pub fn function_ranges(binary: &Path, names: &[&str]) -> Vec<(String, u64, u64)>
 /// Cached check that is cheap to call from many tests.
 pub fn online_cpus() -> usize {
     static N: OnceLock<usize> = OnceLock::new();
-    *N.get_or_init(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    *N.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 /// Records `strobe record -a ARGS -o DIR/NAME -- sh -c 'cpu_bound S & cpu_bound S; wait'`:
@@ -153,8 +176,17 @@ pub fn record_two_busy(dir: &Path, name: &str, seconds: &str, args: &[&str]) -> 
     let cpu_bound = workload("cpu_bound");
     let data = dir.join(name);
     let script = format!("{0} {seconds} & {0} {seconds}; wait", cpu_bound.display());
-    let out = run(strobe().args(["record", "-a"]).args(args).arg("-o").arg(&data).args(["--", "sh", "-c", &script]));
-    assert!(out.status.success(), "strobe record failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = run(strobe()
+        .args(["record", "-a"])
+        .args(args)
+        .arg("-o")
+        .arg(&data)
+        .args(["--", "sh", "-c", &script]));
+    assert!(
+        out.status.success(),
+        "strobe record failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (data, out)
 }
 
@@ -162,7 +194,11 @@ pub fn record_two_busy(dir: &Path, name: &str, seconds: &str, args: &[&str]) -> 
 /// build-id code after recording ("assertion failed at util/build-id.c");
 /// `--no-buildid` avoids most of that code, and one retry covers the rest.
 pub fn perf_record(args: &[&std::ffi::OsStr]) -> Output {
-    let attempt = || run(Command::new("perf").args(["record", "--no-buildid"]).args(args));
+    let attempt = || {
+        run(Command::new("perf")
+            .args(["record", "--no-buildid"])
+            .args(args))
+    };
     let out = attempt();
     if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("build-id") {
         return attempt();

@@ -291,7 +291,9 @@ impl ChunkHeader {
             raw_len: u32_at(b, 56),
             payload_crc: u32_at(b, 60),
         };
-        if header.stored_len as usize > MAX_CHUNK_PAYLOAD || header.raw_len as usize > MAX_CHUNK_PAYLOAD {
+        if header.stored_len as usize > MAX_CHUNK_PAYLOAD
+            || header.raw_len as usize > MAX_CHUNK_PAYLOAD
+        {
             return None;
         }
         Some(header)
@@ -366,10 +368,16 @@ impl Footer {
 
     /// Decodes the footer from the last [`FOOTER_SIZE`] bytes of a file.
     pub fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() != FOOTER_SIZE || b[0..8] != FOOTER_MAGIC || crc32c::crc32c(&b[..24]) != u32_at(b, 24) {
+        if b.len() != FOOTER_SIZE
+            || b[0..8] != FOOTER_MAGIC
+            || crc32c::crc32c(&b[..24]) != u32_at(b, 24)
+        {
             return None;
         }
-        Some(Footer { index_offset: u64_at(b, 8), trailer_offset: u64_at(b, 16) })
+        Some(Footer {
+            index_offset: u64_at(b, 8),
+            trailer_offset: u64_at(b, 16),
+        })
     }
 }
 
@@ -507,7 +515,10 @@ pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    text.as_bytes().chunks(2).map(|p| Some(digit(p[0])? << 4 | digit(p[1])?)).collect()
+    text.as_bytes()
+        .chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
 }
 
 #[cfg(test)]

@@ -136,8 +136,12 @@ fn chunk_at(data: &[u8], offset: u64) -> Option<ChunkRef> {
 
 fn stored_payload<'a>(data: &'a [u8], chunk: &ChunkRef) -> Result<&'a [u8], FormatError> {
     let offset = chunk.offset;
-    let stored = slice(data, offset + CHUNK_HEADER_SIZE as u64, chunk.header.stored_len as u64)
-        .ok_or(FormatError::OutOfBounds { offset })?;
+    let stored = slice(
+        data,
+        offset + CHUNK_HEADER_SIZE as u64,
+        chunk.header.stored_len as u64,
+    )
+    .ok_or(FormatError::OutOfBounds { offset })?;
     if crc32c::crc32c(stored) != chunk.header.payload_crc {
         return Err(FormatError::PayloadChecksum { offset });
     }
@@ -151,8 +155,13 @@ fn decode_payload<'a>(data: &'a [u8], chunk: &ChunkRef) -> Result<Cow<'a, [u8]>,
         Compression::None => Ok(Cow::Borrowed(stored)),
         Compression::Zstd => {
             // raw_len was bounded by MAX_CHUNK_PAYLOAD when the header was decoded.
-            let raw = zstd::bulk::decompress(stored, chunk.header.raw_len as usize)
-                .map_err(|e| FormatError::Decompress { offset, reason: e.to_string() })?;
+            let raw =
+                zstd::bulk::decompress(stored, chunk.header.raw_len as usize).map_err(|e| {
+                    FormatError::Decompress {
+                        offset,
+                        reason: e.to_string(),
+                    }
+                })?;
             if raw.len() != chunk.header.raw_len as usize {
                 return Err(FormatError::Decompress {
                     offset,
@@ -168,7 +177,11 @@ fn decode_payload<'a>(data: &'a [u8], chunk: &ChunkRef) -> Result<Cow<'a, [u8]>,
 /// newest run of consecutive numbers: an older chunk that survived past the
 /// point where the ring wrapped is separated from it by overwritten data.
 fn keep_newest_unbroken_run(chunks: &mut Vec<ChunkRef>, ring_start: u64) {
-    let mut in_ring: Vec<u64> = chunks.iter().filter(|c| c.offset >= ring_start).map(|c| c.header.seq).collect();
+    let mut in_ring: Vec<u64> = chunks
+        .iter()
+        .filter(|c| c.offset >= ring_start)
+        .map(|c| c.header.seq)
+        .collect();
     in_ring.sort_unstable();
     let mut oldest_kept = in_ring.last().copied().unwrap_or(0);
     for pair in in_ring.windows(2).rev() {
@@ -184,40 +197,52 @@ impl<'a> StrobeFile<'a> {
     /// Parses a whole file.
     pub fn parse(data: &'a [u8]) -> Result<Self, FormatError> {
         let header = FileHeader::decode(data)?;
-        let (mut chunks, trailer, recovery) = match Self::read_index(data, header.header_size as u64) {
-            Ok((chunks, trailer)) => (chunks, Some(trailer), None),
-            Err(reason) => Self::scan(data, reason),
-        };
+        let (mut chunks, trailer, recovery) =
+            match Self::read_index(data, header.header_size as u64) {
+                Ok((chunks, trailer)) => (chunks, Some(trailer), None),
+                Err(reason) => Self::scan(data, reason),
+            };
         let session_chunk = chunks
             .iter()
             .find(|c| c.header.kind == ChunkKind::Session)
             .copied()
             .ok_or(FormatError::NoSession)?;
         let session_bytes = decode_payload(data, &session_chunk)?;
-        let session: SessionMeta =
-            serde_json::from_slice(&session_bytes).map_err(|e| FormatError::BadMetadata(e.to_string()))?;
+        let session: SessionMeta = serde_json::from_slice(&session_bytes)
+            .map_err(|e| FormatError::BadMetadata(e.to_string()))?;
         chunks.retain(|c| !matches!(c.header.kind, ChunkKind::Trailer | ChunkKind::Index));
         if header.flags & FLAG_RING != 0 {
             keep_newest_unbroken_run(&mut chunks, header.ring_start);
         }
-        Ok(StrobeFile { data, header, chunks, session, trailer, recovery })
+        Ok(StrobeFile {
+            data,
+            header,
+            chunks,
+            session,
+            trailer,
+            recovery,
+        })
     }
 
     /// Reads the chunk list through the footer and index; `Err` says why not.
     fn read_index(data: &[u8], header_size: u64) -> Result<(Vec<ChunkRef>, TrailerMeta), String> {
-        let footer_start = data.len().checked_sub(FOOTER_SIZE).filter(|&s| s >= FILE_HEADER_SIZE);
+        let footer_start = data
+            .len()
+            .checked_sub(FOOTER_SIZE)
+            .filter(|&s| s >= FILE_HEADER_SIZE);
         let footer = footer_start
             .and_then(|s| Footer::decode(&data[s..]))
             .ok_or("the recording did not finish (no footer): it was killed, or the disk filled")?;
         let index = chunk_at(data, footer.index_offset).ok_or("the index chunk is damaged")?;
-        let trailer = chunk_at(data, footer.trailer_offset).ok_or("the trailer chunk is damaged")?;
+        let trailer =
+            chunk_at(data, footer.trailer_offset).ok_or("the trailer chunk is damaged")?;
         if index.header.kind != ChunkKind::Index || trailer.header.kind != ChunkKind::Trailer {
             return Err("the footer points at the wrong chunks".into());
         }
         let index_bytes = decode_payload(data, &index).map_err(|e| e.to_string())?;
         let trailer_bytes = decode_payload(data, &trailer).map_err(|e| e.to_string())?;
-        let trailer_meta: TrailerMeta =
-            serde_json::from_slice(&trailer_bytes).map_err(|e| format!("the trailer is malformed: {e}"))?;
+        let trailer_meta: TrailerMeta = serde_json::from_slice(&trailer_bytes)
+            .map_err(|e| format!("the trailer is malformed: {e}"))?;
         if index_bytes.len() % INDEX_ENTRY_SIZE != 0 {
             return Err("the index has a partial entry".into());
         }
@@ -226,7 +251,9 @@ impl<'a> StrobeFile<'a> {
             let entry = IndexEntry::decode(raw).ok_or("the index is malformed")?;
             let chunk = chunk_at(data, entry.offset)
                 .filter(|c| c.header.seq == entry.seq && c.offset >= header_size)
-                .ok_or_else(|| format!("the index names a damaged chunk at offset {}", entry.offset))?;
+                .ok_or_else(|| {
+                    format!("the index names a damaged chunk at offset {}", entry.offset)
+                })?;
             chunks.push(chunk);
         }
         chunks.sort_by_key(|c| c.header.seq);
@@ -237,7 +264,8 @@ impl<'a> StrobeFile<'a> {
     /// 8-byte boundaries after damage.
     fn scan(data: &[u8], reason: String) -> (Vec<ChunkRef>, Option<TrailerMeta>, Option<Recovery>) {
         let mut chunks = Vec::new();
-        let mut offset = FileHeader::decode(data).map_or(FILE_HEADER_SIZE as u64, |h| (h.header_size as u64 + 7) & !7);
+        let mut offset = FileHeader::decode(data)
+            .map_or(FILE_HEADER_SIZE as u64, |h| (h.header_size as u64 + 7) & !7);
         let mut unreadable = 0u64;
         let end = data.len() as u64;
         while offset + CHUNK_HEADER_SIZE as u64 <= end {
@@ -270,7 +298,11 @@ impl<'a> StrobeFile<'a> {
             .max_by_key(|c| c.offset)
             .and_then(|c| decode_payload(data, c).ok())
             .and_then(|bytes| serde_json::from_slice::<TrailerMeta>(&bytes).ok());
-        let recovery = Recovery { reason, unreadable_bytes: unreadable, chunks_found: chunks.len() };
+        let recovery = Recovery {
+            reason,
+            unreadable_bytes: unreadable,
+            chunks_found: chunks.len(),
+        };
         (chunks, trailer, Some(recovery))
     }
 
@@ -290,7 +322,11 @@ impl<'a> StrobeFile<'a> {
     /// only the symbols its samples need writes them as they appear.
     pub fn kallsyms(&self) -> Vec<u8> {
         let mut text = Vec::new();
-        for chunk in self.chunks.iter().filter(|c| c.header.kind == ChunkKind::Kallsyms) {
+        for chunk in self
+            .chunks
+            .iter()
+            .filter(|c| c.header.kind == ChunkKind::Kallsyms)
+        {
             if let Ok(payload) = self.payload(chunk) {
                 text.extend_from_slice(&payload);
             }

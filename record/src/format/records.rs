@@ -54,7 +54,10 @@ pub struct RecordIter<'a> {
 impl<'a> RecordIter<'a> {
     /// Starts at the first record of `bytes`.
     pub fn new(bytes: &'a [u8]) -> Self {
-        RecordIter { rest: bytes, malformed: 0 }
+        RecordIter {
+            rest: bytes,
+            malformed: 0,
+        }
     }
 }
 
@@ -159,7 +162,11 @@ pub struct RunStats {
 
 impl RunStats {
     /// Walks `bytes`, telling `notice` of mapped files and kernel addresses.
-    pub fn walk<'a>(bytes: &'a [u8], layout: &RecordLayout, mut notice: impl FnMut(WalkItem<'a>)) -> Self {
+    pub fn walk<'a>(
+        bytes: &'a [u8],
+        layout: &RecordLayout,
+        mut notice: impl FnMut(WalkItem<'a>),
+    ) -> Self {
         let mut stats = RunStats::default();
         let mut iter = RecordIter::new(bytes);
         for record in iter.by_ref() {
@@ -189,7 +196,11 @@ impl RunStats {
     }
 }
 
-fn notice_kernel_addresses<'a>(record: &RawRecord<'a>, layout: &RecordLayout, notice: &mut impl FnMut(WalkItem<'a>)) {
+fn notice_kernel_addresses<'a>(
+    record: &RawRecord<'a>,
+    layout: &RecordLayout,
+    notice: &mut impl FnMut(WalkItem<'a>),
+) {
     if record.misc & MISC_CPUMODE_MASK == MISC_KERNEL {
         if let Some(ip) = layout.sample_ip_offset.and_then(|at| record.u64_at(at)) {
             if is_kernel_address(ip) {
@@ -197,7 +208,9 @@ fn notice_kernel_addresses<'a>(record: &RawRecord<'a>, layout: &RecordLayout, no
             }
         }
     }
-    let Some(at) = layout.sample_callchain_offset else { return };
+    let Some(at) = layout.sample_callchain_offset else {
+        return;
+    };
     let Some(nr) = record.u64_at(at) else { return };
     // The kernel part of a chain comes first; the user part (after the
     // PERF_CONTEXT_USER marker) has no kernel addresses, so stop there.
@@ -234,7 +247,11 @@ mod tests {
 
     #[test]
     fn walk_counts_samples_lost_and_times() {
-        let layout = RecordLayout { sample_time_offset: Some(8), other_time_from_end: Some(8), ..Default::default() };
+        let layout = RecordLayout {
+            sample_time_offset: Some(8),
+            other_time_from_end: Some(8),
+            ..Default::default()
+        };
         let mut run = record(kind::SAMPLE, &100u64.to_le_bytes());
         run.extend(record(kind::SAMPLE, &50u64.to_le_bytes()));
         let mut lost = Vec::new();
@@ -250,7 +267,11 @@ mod tests {
 
     #[test]
     fn walk_notices_kernel_addresses_in_ip_and_callchain() {
-        let layout = RecordLayout { sample_ip_offset: Some(8), sample_callchain_offset: Some(16), ..Default::default() };
+        let layout = RecordLayout {
+            sample_ip_offset: Some(8),
+            sample_callchain_offset: Some(16),
+            ..Default::default()
+        };
         let mut body = Vec::new();
         body.extend_from_slice(&0xffff_ffff_8100_0010u64.to_le_bytes()); // ip
         body.extend_from_slice(&3u64.to_le_bytes()); // nr
@@ -261,7 +282,13 @@ mod tests {
         run[4] = 1; // misc: kernel
         let mut seen = Vec::new();
         RunStats::walk(&run, &layout, |item| seen.push(item));
-        assert_eq!(seen, [WalkItem::KernelAddress(0xffff_ffff_8100_0010), WalkItem::KernelAddress(0xffff_ffff_8100_0020)]);
+        assert_eq!(
+            seen,
+            [
+                WalkItem::KernelAddress(0xffff_ffff_8100_0010),
+                WalkItem::KernelAddress(0xffff_ffff_8100_0020)
+            ]
+        );
     }
 
     #[test]

@@ -134,7 +134,12 @@ pub enum WriteError {
 impl<S: Sink> FileWriter<S> {
     /// Starts a file. `ring_size` makes it a flight-recorder ring of at most
     /// that many bytes; `compress_data` compresses record chunks with zstd.
-    pub fn create(mut sink: S, realtime_ns: u64, ring_size: Option<u64>, compress_data: bool) -> Result<Self, WriteError> {
+    pub fn create(
+        mut sink: S,
+        realtime_ns: u64,
+        ring_size: Option<u64>,
+        compress_data: bool,
+    ) -> Result<Self, WriteError> {
         let header = FileHeader {
             header_size: FILE_HEADER_SIZE as u32,
             version_major: VERSION_MAJOR,
@@ -154,7 +159,13 @@ impl<S: Sink> FileWriter<S> {
             compress_data,
             fixed: Vec::new(),
             live: VecDeque::new(),
-            ring: ring_size.map(|size| RingState { size, reserve: ring_tail_reserve(size), start: 0, end: 0, wrapped: false }),
+            ring: ring_size.map(|size| RingState {
+                size,
+                reserve: ring_tail_reserve(size),
+                start: 0,
+                end: 0,
+                wrapped: false,
+            }),
             extent: FILE_HEADER_SIZE as u64,
             footer_at: None,
             data_started: false,
@@ -166,11 +177,23 @@ impl<S: Sink> FileWriter<S> {
 
     /// Writes a metadata chunk (session, kallsyms, modules). Metadata comes
     /// before any data chunk and is never overwritten.
-    pub fn write_meta(&mut self, kind: ChunkKind, payload: &[u8], compress: bool) -> Result<(), WriteError> {
+    pub fn write_meta(
+        &mut self,
+        kind: ChunkKind,
+        payload: &[u8],
+        compress: bool,
+    ) -> Result<(), WriteError> {
         if self.data_started && self.ring.is_some() {
             return Err(WriteError::MetadataAfterData);
         }
-        let entry = self.write_chunk(kind, NO_CPU, payload, compress.then_some(META_ZSTD_LEVEL), &RunStats::default(), None)?;
+        let entry = self.write_chunk(
+            kind,
+            NO_CPU,
+            payload,
+            compress.then_some(META_ZSTD_LEVEL),
+            &RunStats::default(),
+            None,
+        )?;
         self.fixed.push(entry.0);
         self.extent = self.pos;
         Ok(())
@@ -202,7 +225,13 @@ impl<S: Sink> FileWriter<S> {
     /// Writes one chunk of perf records drained from `cpu` (or [`NO_CPU`]).
     /// Before [`FileWriter::begin_data`], the chunk is placed with the
     /// metadata and a ring never overwrites it (records synthesized at start).
-    pub fn write_records(&mut self, kind: ChunkKind, cpu: u32, payload: &[u8], stats: &RunStats) -> Result<(), WriteError> {
+    pub fn write_records(
+        &mut self,
+        kind: ChunkKind,
+        cpu: u32,
+        payload: &[u8],
+        stats: &RunStats,
+    ) -> Result<(), WriteError> {
         if payload.is_empty() {
             return Ok(());
         }
@@ -229,20 +258,26 @@ impl<S: Sink> FileWriter<S> {
         ring: Option<RingState>,
     ) -> Result<(IndexEntry, u64), WriteError> {
         if payload.len() > MAX_CHUNK_PAYLOAD {
-            return Err(WriteError::TooLarge { len: payload.len() as u64, why: "chunks hold at most 256 MiB".into() });
+            return Err(WriteError::TooLarge {
+                len: payload.len() as u64,
+                why: "chunks hold at most 256 MiB".into(),
+            });
         }
         let mut compression = Compression::None;
         let mut stored: &[u8] = payload;
         if let Some(level) = zstd_level {
             self.scratch.clear();
-            self.scratch.reserve(zstd::zstd_safe::compress_bound(payload.len()));
+            self.scratch
+                .reserve(zstd::zstd_safe::compress_bound(payload.len()));
             if self.compressor.is_none() {
                 self.compressor = Some(Compressor(zstd::bulk::Compressor::new(level)?));
             }
             let compressor = &mut self.compressor.as_mut().expect("set above").0;
             compressor.set_compression_level(level)?;
             // Compression failing is not an error: the chunk is stored as is.
-            if compressor.compress_to_buffer(payload, &mut self.scratch).is_ok()
+            if compressor
+                .compress_to_buffer(payload, &mut self.scratch)
+                .is_ok()
                 && self.scratch.len() < payload.len()
             {
                 compression = Compression::Zstd;
@@ -266,7 +301,10 @@ impl<S: Sink> FileWriter<S> {
         let len = header.total_len();
         if let Some(mut ring) = ring {
             if len > ring.end - ring.start {
-                return Err(WriteError::TooLarge { len, why: "it is larger than the whole ring".into() });
+                return Err(WriteError::TooLarge {
+                    len,
+                    why: "it is larger than the whole ring".into(),
+                });
             }
             if self.pos + len > ring.end {
                 self.pos = ring.start;
@@ -307,10 +345,12 @@ impl<S: Sink> FileWriter<S> {
         }
         let offset = self.pos;
         self.sink.write_all_at(&header.encode(), offset)?;
-        self.sink.write_all_at(stored, offset + CHUNK_HEADER_SIZE as u64)?;
+        self.sink
+            .write_all_at(stored, offset + CHUNK_HEADER_SIZE as u64)?;
         let padding = len - CHUNK_HEADER_SIZE as u64 - stored.len() as u64;
         if padding > 0 {
-            self.sink.write_all_at(&[0u8; 8][..padding as usize], offset + len - padding)?;
+            self.sink
+                .write_all_at(&[0u8; 8][..padding as usize], offset + len - padding)?;
         }
         // The trailer and index take the number of the next data chunk
         // without using it up, so data chunks are numbered without gaps,
@@ -358,18 +398,38 @@ impl<S: Sink> FileWriter<S> {
         let resume_at = self.pos;
         self.pos = self.extent;
         let json = serde_json::to_vec(trailer).map_err(io::Error::other)?;
-        let (trailer_entry, _) =
-            self.write_chunk(ChunkKind::Trailer, NO_CPU, &json, Some(META_ZSTD_LEVEL), &RunStats::default(), None)?;
-        let mut entries: Vec<IndexEntry> = self.fixed.iter().copied().chain(self.live.iter().map(|(e, _)| *e)).collect();
+        let (trailer_entry, _) = self.write_chunk(
+            ChunkKind::Trailer,
+            NO_CPU,
+            &json,
+            Some(META_ZSTD_LEVEL),
+            &RunStats::default(),
+            None,
+        )?;
+        let mut entries: Vec<IndexEntry> = self
+            .fixed
+            .iter()
+            .copied()
+            .chain(self.live.iter().map(|(e, _)| *e))
+            .collect();
         entries.push(trailer_entry);
         entries.sort_by_key(|e| e.seq);
         let mut index = Vec::with_capacity(entries.len() * INDEX_ENTRY_SIZE);
         for e in &entries {
             e.encode_into(&mut index);
         }
-        let (index_entry, _) =
-            self.write_chunk(ChunkKind::Index, NO_CPU, &index, Some(META_ZSTD_LEVEL), &RunStats::default(), None)?;
-        let footer = Footer { index_offset: index_entry.offset, trailer_offset: trailer_entry.offset };
+        let (index_entry, _) = self.write_chunk(
+            ChunkKind::Index,
+            NO_CPU,
+            &index,
+            Some(META_ZSTD_LEVEL),
+            &RunStats::default(),
+            None,
+        )?;
+        let footer = Footer {
+            index_offset: index_entry.offset,
+            trailer_offset: trailer_entry.offset,
+        };
         let footer_at = self.pos;
         self.sink.write_all_at(&footer.encode(), footer_at)?;
         let end = footer_at + FOOTER_SIZE as u64;
@@ -377,7 +437,11 @@ impl<S: Sink> FileWriter<S> {
         self.footer_at = Some(footer_at);
         // The tail is not data: later data chunks may overwrite it.
         self.extent = self.extent.min(trailer_entry.offset);
-        self.pos = if self.ring.is_some() { resume_at } else { self.extent };
+        self.pos = if self.ring.is_some() {
+            resume_at
+        } else {
+            self.extent
+        };
         Ok(end)
     }
 

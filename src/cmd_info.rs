@@ -5,49 +5,31 @@ use crate::units::human_bytes;
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::io::Write;
+use strobe_analyze::decode::Decoder;
+use strobe_analyze::perf_records::{PerfEventAttr, SamplingPolicy};
 use strobe_record::format::reader::StrobeFile;
 
-/// The fields of a stored perf_event_attr worth showing.
-struct AttrSummary {
-    type_: u32,
-    config: u64,
-    period_or_freq: u64,
-    freq: bool,
-    sample_type: u64,
-}
-
-fn attr_summary(bytes: &[u8]) -> Option<AttrSummary> {
-    let u32_at = |at: usize| Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
-    let u64_at = |at: usize| Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?));
-    let flags = u64_at(40)?;
-    Some(AttrSummary {
-        type_: u32_at(0)?,
-        config: u64_at(8)?,
-        period_or_freq: u64_at(16)?,
-        freq: flags & (1 << 10) != 0,
-        sample_type: u64_at(24)?,
-    })
-}
-
-fn sample_type_names(bits: u64) -> String {
-    const NAMES: [(u64, &str); 10] = [
-        (1 << 0, "IP"),
-        (1 << 1, "TID"),
-        (1 << 2, "TIME"),
-        (1 << 3, "ADDR"),
-        (1 << 5, "CALLCHAIN"),
-        (1 << 6, "ID"),
-        (1 << 7, "CPU"),
-        (1 << 8, "PERIOD"),
-        (1 << 10, "RAW"),
-        (1 << 16, "IDENTIFIER"),
-    ];
-    NAMES
-        .iter()
-        .filter(|(b, _)| bits & b != 0)
-        .map(|(_, n)| *n)
-        .collect::<Vec<_>>()
-        .join("|")
+/// How an event's attribute reads: `type 1, config 0x0, sample_freq 4000,
+/// sample_type IP|TID|...`, as perf's header shows it. Type and config sit
+/// at fixed offsets of the kernel's structure; the rest comes from the
+/// attribute the decoder parsed.
+fn describe_attr(bytes: &[u8], attr: &PerfEventAttr) -> Option<String> {
+    let type_ = u32::from_le_bytes(bytes.get(0..4)?.try_into().ok()?);
+    let config = u64::from_le_bytes(bytes.get(8..16)?.try_into().ok()?);
+    let policy = match attr.sampling_policy {
+        SamplingPolicy::Frequency(hz) => format!("sample_freq {hz}"),
+        SamplingPolicy::Period(period) => format!("sample_period {period}"),
+        SamplingPolicy::NoSampling => "counting".to_string(),
+    };
+    let names: Vec<&str> = attr
+        .sample_format
+        .iter_names()
+        .map(|(name, _)| name)
+        .collect();
+    Some(format!(
+        "type {type_}, config {config:#x}, {policy}, sample_type {}",
+        names.join("|")
+    ))
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for nanoseconds since the epoch.
@@ -167,22 +149,20 @@ pub fn run(args: InfoArgs) -> Result<i32> {
     writeln!(w, "# command line: {}", session.command_line.join(" "))?;
     writeln!(w, "# target: {}", session.target)?;
     writeln!(w, "# pmu: {}", session.pmu)?;
-    for event in &session.events {
-        let attr = event.attr_bytes().as_deref().and_then(attr_summary);
-        match attr {
-            Some(a) => writeln!(
+    // The decoder parses the attributes; an unreadable one is reported as such.
+    let decoder = Decoder::new(session).ok();
+    for (i, event) in session.events.iter().enumerate() {
+        let parsed = decoder.as_ref().map(|d| &d.events()[i].attr);
+        let text = event
+            .attr_bytes()
+            .as_deref()
+            .zip(parsed)
+            .and_then(|(bytes, attr)| describe_attr(bytes, attr));
+        match text {
+            Some(text) => writeln!(
                 w,
-                "# event: {} (type {}, config {:#x}, {} {}, sample_type {}, {} ids)",
+                "# event: {} ({text}, {} ids)",
                 event.name,
-                a.type_,
-                a.config,
-                if a.freq {
-                    "sample_freq"
-                } else {
-                    "sample_period"
-                },
-                a.period_or_freq,
-                sample_type_names(a.sample_type),
                 event.ids.len()
             )?,
             None => writeln!(w, "# event: {} (attribute unreadable)", event.name)?,

@@ -157,17 +157,7 @@ fn root_call_graphs_contain_the_workload_callers() {
     let dir = scratch("call_graphs");
     let cpu_bound = workload("cpu_bound");
     let data = dir.join("g.data");
-    let out = run(strobe()
-        .args(["record", "-g", "-o"])
-        .arg(&data)
-        .arg("--")
-        .arg(&cpu_bound)
-        .arg("0.5"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    record_into(&data, &["-g"], &cpu_bound, "0.5");
     let funcs = function_ranges(
         &cpu_bound,
         &[
@@ -427,17 +417,7 @@ fn root_report_attributes_the_workload_split_and_kernel_symbols() {
     let dir = scratch("report");
     let cpu_bound = workload("cpu_bound");
     let data = dir.join("r.data");
-    let out = run(strobe()
-        .args(["record", "-g", "-q", "-o"])
-        .arg(&data)
-        .arg("--")
-        .arg(&cpu_bound)
-        .arg("1"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    record_into(&data, &["-g", "-q"], &cpu_bound, "1");
     let out = run(strobe()
         .args(["report", "--stdio", "--no-children", "--sort", "sym", "-i"])
         .arg(&data));
@@ -447,23 +427,10 @@ fn root_report_attributes_the_workload_split_and_kernel_symbols() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    let share = |sym: &str| -> f64 {
-        text.lines()
-            .find(|l| l.trim_end().ends_with(&format!("[.] {sym}")))
-            .and_then(|l| l.trim().split('%').next()?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no row for {sym} in:\n{text}"))
-    };
+    let (hot_a, hot_b) = hot_shares(&text);
     // The workload spends 70% of its time in hot_a and 30% in hot_b.
-    assert!(
-        (share("hot_a") - 70.0).abs() < 3.0,
-        "hot_a at {}%:\n{text}",
-        share("hot_a")
-    );
-    assert!(
-        (share("hot_b") - 30.0).abs() < 3.0,
-        "hot_b at {}%:\n{text}",
-        share("hot_b")
-    );
+    assert!((hot_a - 70.0).abs() < 3.0, "hot_a at {hot_a}%:\n{text}");
+    assert!((hot_b - 30.0).abs() < 3.0, "hot_b at {hot_b}%:\n{text}");
     assert!(text.starts_with("# Samples: "), "{text}");
 
     // A syscall-heavy command spends much of its time in the kernel, and
@@ -629,17 +596,7 @@ fn root_report_children_self_and_filters() {
     let dir = scratch("report_children");
     let cpu_bound = workload("cpu_bound");
     let data = dir.join("c.data");
-    let out = run(strobe()
-        .args(["record", "-g", "-q", "-o"])
-        .arg(&data)
-        .arg("--")
-        .arg(&cpu_bound)
-        .arg("0.5"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    record_into(&data, &["-g", "-q"], &cpu_bound, "0.5");
 
     let report = report_json(&data, &[]);
     assert_eq!(report["schema"], "strobe-report/1");
@@ -869,17 +826,7 @@ fn root_stripped_binary_resolves_through_its_debug_file_and_perf_recordings_spli
 
     let report_of = |binary: &std::path::Path, name: &str| -> String {
         let data = dir.join(name);
-        let out = run(strobe()
-            .args(["record", "-q", "-o"])
-            .arg(&data)
-            .arg("--")
-            .arg(binary)
-            .arg("0.5"));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        record_into(&data, &["-q"], binary, "0.5");
         let out = run(strobe()
             .args(["report", "--no-children", "--sort", "sym", "-i"])
             .arg(&data));
@@ -945,17 +892,7 @@ fn root_call_graph_shows_inlined_frames_with_source_lines() {
     let dir = scratch("inline");
     let cpu_bound = workload("cpu_bound");
     let data = dir.join("i.data");
-    let out = run(strobe()
-        .args(["record", "-g", "-q", "-o"])
-        .arg(&data)
-        .arg("--")
-        .arg(&cpu_bound)
-        .arg("0.5"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    record_into(&data, &["-g", "-q"], &cpu_bound, "0.5");
     // burn() is a static inline function that -O2 inlines into hot_a and hot_b.
     let source = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -1053,17 +990,7 @@ fn root_jit_code_resolves_through_its_perf_map() {
     let dir = scratch("jit");
     let jit = workload("jit");
     let data = dir.join("j.data");
-    let out = run(strobe()
-        .args(["record", "-q", "-o"])
-        .arg(&data)
-        .arg("--")
-        .arg(&jit)
-        .arg("0.5"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    record_into(&data, &["-q"], &jit, "0.5");
     let pid = load(&data)
         .comms
         .iter()

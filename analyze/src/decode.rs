@@ -36,8 +36,6 @@ pub struct Decoded<'a> {
     pub event: usize,
     /// The CPU whose buffer held the record, if any.
     pub cpu: Option<u32>,
-    /// The record's timestamp, if it has one.
-    pub time: Option<u64>,
     /// The record.
     pub record: EventRecord<'a>,
 }
@@ -88,50 +86,50 @@ impl Decoder {
         &self.events
     }
 
-    /// Decodes one record. With several events, the record's identifier
-    /// picks the attribute; with one, it is that event's.
-    pub fn decode<'a>(&self, raw: &RawRecord<'a>, cpu: Option<u32>) -> Option<Decoded<'a>> {
-        let body = RawData::Single(raw.body());
-        let record_type = RecordType(raw.kind);
-        let event = if self.events.len() == 1 {
-            0
-        } else {
-            get_record_id::<LittleEndian>(record_type, body, &self.id_info)
-                .and_then(|id| self.by_id.get(&id).copied())
-                .unwrap_or(0)
-        };
-        let info = &self.events[event];
-        let raw_record = RawEventRecord::new(record_type, raw.misc, body, info.parse_info);
-        let time = raw_record.timestamp();
-        let record = raw_record.parse().ok()?;
-        Some(Decoded {
-            event,
-            cpu,
-            time,
-            record,
-        })
+    /// The event that produced a record: with several events, the one its
+    /// identifier names; with one, that one.
+    pub fn event_of(&self, raw: &RawRecord<'_>) -> usize {
+        if self.events.len() == 1 {
+            return 0;
+        }
+        get_record_id::<LittleEndian>(
+            RecordType(raw.kind),
+            RawData::Single(raw.body()),
+            &self.id_info,
+        )
+        .and_then(|id| self.by_id.get(&id).copied())
+        .unwrap_or(0)
     }
 
-    /// The timestamp of a record, without decoding the rest of it.
-    pub fn time_of(&self, raw: &RawRecord<'_>) -> Option<u64> {
-        let event = if self.events.len() == 1 {
-            0
-        } else {
-            get_record_id::<LittleEndian>(
-                RecordType(raw.kind),
-                RawData::Single(raw.body()),
-                &self.id_info,
-            )
-            .and_then(|id| self.by_id.get(&id).copied())
-            .unwrap_or(0)
-        };
+    fn raw_event_record<'a>(&self, raw: &RawRecord<'a>, event: usize) -> RawEventRecord<'a> {
         RawEventRecord::new(
             RecordType(raw.kind),
             raw.misc,
             RawData::Single(raw.body()),
             self.events[event].parse_info,
         )
-        .timestamp()
+    }
+
+    /// A record's event and timestamp, without decoding the rest of it.
+    pub fn peek(&self, raw: &RawRecord<'_>) -> (usize, Option<u64>) {
+        let event = self.event_of(raw);
+        (event, self.raw_event_record(raw, event).timestamp())
+    }
+
+    /// Decodes a record known (from [`Decoder::peek`]) to come from `event`.
+    pub fn decode_as<'a>(
+        &self,
+        raw: &RawRecord<'a>,
+        event: usize,
+        cpu: Option<u32>,
+    ) -> Option<Decoded<'a>> {
+        let record = self.raw_event_record(raw, event).parse().ok()?;
+        Some(Decoded { event, cpu, record })
+    }
+
+    /// Decodes one record.
+    pub fn decode<'a>(&self, raw: &RawRecord<'a>, cpu: Option<u32>) -> Option<Decoded<'a>> {
+        self.decode_as(raw, self.event_of(raw), cpu)
     }
 
     /// Calls `f` with every record of `file`, chunk by chunk in write order.

@@ -205,11 +205,6 @@ impl Filter {
             && self.window.is_none()
     }
 
-    /// Whether the filter looks at symbols or DSOs (so they must be resolved first).
-    pub fn needs_symbols(&self) -> bool {
-        self.dso.is_some() || self.sym.is_some()
-    }
-
     /// The cheap checks that need no symbol: pid, tid, CPU, time.
     pub fn passes_ids(&self, pid: i32, tid: i32, cpu: Option<u32>, time: u64) -> bool {
         self.pids.as_ref().is_none_or(|p| p.contains(&pid))
@@ -223,10 +218,19 @@ impl Filter {
                 .is_none_or(|(start, end)| (start..end).contains(&time))
     }
 
+    /// Whether the filter looks at names (command, DSO, symbol).
+    pub fn has_name_filters(&self) -> bool {
+        self.comm.is_some() || self.dso.is_some() || self.sym.is_some()
+    }
+
     /// Whether a sample passes every filter.
     pub fn passes(&self, s: &SampleView<'_>) -> bool {
-        self.passes_ids(s.pid, s.tid, s.cpu, s.time)
-            && self.comm.as_ref().is_none_or(|r| r.is_match(s.comm))
+        self.passes_ids(s.pid, s.tid, s.cpu, s.time) && self.passes_names(s)
+    }
+
+    /// The checks on names only (for a sample [`Filter::passes_ids`] passed).
+    pub fn passes_names(&self, s: &SampleView<'_>) -> bool {
+        self.comm.as_ref().is_none_or(|r| r.is_match(s.comm))
             && self.dso.as_ref().is_none_or(|r| r.is_match(s.dso))
             && self.sym.as_ref().is_none_or(|r| r.is_match(s.sym))
     }

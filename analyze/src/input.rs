@@ -417,39 +417,41 @@ fn merge(
     total: u64,
     stats: &mut StreamStats,
 ) {
+    // Each CPU's next record is peeked once (event and time) to place it in
+    // the heap, and decoded once when it comes out.
+    let peek = |cursor: &mut CpuCursor<'_>, stats: &mut StreamStats, previous: u64| {
+        let synthesized = cursor.cpu.is_none();
+        let record = cursor.current(stats)?;
+        let (event, time) = decoder.peek(&record);
+        // Records strobe synthesized (no CPU) describe the start: first.
+        Some((
+            if synthesized {
+                0
+            } else {
+                time.unwrap_or(previous)
+            },
+            event,
+        ))
+    };
     let mut chain = Vec::new();
     let (mut done, mut since_report) = (0u64, 0u64);
     let mut heap = BinaryHeap::new();
     for (i, cursor) in cursors.iter_mut().enumerate() {
-        let synthesized = cursor.cpu.is_none();
-        let Some(record) = cursor.current(stats) else {
-            continue;
-        };
-        let time = if synthesized {
-            0
-        } else {
-            decoder.time_of(&record).unwrap_or(0)
-        };
-        heap.push(Reverse((time, i)));
+        if let Some((time, event)) = peek(cursor, stats, 0) {
+            heap.push(Reverse((time, i, event)));
+        }
     }
-    while let Some(Reverse((time, i))) = heap.pop() {
+    while let Some(Reverse((time, i, event))) = heap.pop() {
         let cursor = &mut cursors[i];
         let cpu = cursor.cpu;
         let Some(record) = cursor.current(stats) else {
             continue;
         };
         let len = record.bytes.len();
-        match decoder.decode(&record, cpu) {
+        match decoder.decode_as(&record, event, cpu) {
             Some(decoded) => {
                 stats.lost += lost_in(&decoded.record);
-                emit(
-                    decoded.record,
-                    decoded.event,
-                    decoded.cpu,
-                    decoded.time.unwrap_or(time),
-                    &mut chain,
-                    f,
-                );
+                emit(decoded.record, event, cpu, time, &mut chain, f);
             }
             None => stats.malformed += 1,
         }
@@ -460,13 +462,8 @@ fn merge(
             since_report = 0;
             progress(done, total);
         }
-        if let Some(next) = cursor.current(stats) {
-            let next_time = if cpu.is_none() {
-                0
-            } else {
-                decoder.time_of(&next).unwrap_or(time)
-            };
-            heap.push(Reverse((next_time, i)));
+        if let Some((next_time, next_event)) = peek(cursor, stats, time) {
+            heap.push(Reverse((next_time, i, next_event)));
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::symbols::{parse_perf_map, DsoCache, KernelSymbols};
 use crate::AnalyzeError;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
+use strobe_record::format::records::{context, is_kernel_address};
 
 /// A column the histogram is keyed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -294,10 +295,6 @@ fn short_dso(path: &str) -> &str {
     }
 }
 
-/// `PERF_CONTEXT_*` markers: the top 4095 values of u64 in a call chain.
-const CONTEXT_MARKER_MIN: u64 = u64::MAX - 4094;
-const PERF_CONTEXT_KERNEL: u64 = -128i64 as u64;
-
 /// The callers in a frame-pointer call chain, with whether each is a kernel
 /// frame. The chain starts with the sample's own IP, which is skipped; the
 /// others are return addresses, looked up one byte earlier so a call that
@@ -306,8 +303,8 @@ fn callers(chain: &[u64], ip: u64) -> impl Iterator<Item = (u64, bool)> + '_ {
     let mut kernel = false;
     let mut skipped_own_ip = false;
     chain.iter().filter_map(move |&entry| {
-        if entry >= CONTEXT_MARKER_MIN {
-            kernel = entry == PERF_CONTEXT_KERNEL;
+        if entry >= context::MARKER_MIN {
+            kernel = entry == context::KERNEL;
             return None;
         }
         if !skipped_own_ip && entry == ip {
@@ -392,7 +389,7 @@ impl Resolver<'_> {
             return id;
         }
         let mut line = None;
-        if !(kernel_hint || addr >> 63 == 1) {
+        if !(kernel_hint || is_kernel_address(addr)) {
             if let Some((start, mapping)) = state.mapping(pid, addr) {
                 let path = state.strings.get(mapping.path).to_string();
                 line = self
@@ -430,7 +427,7 @@ impl Resolver<'_> {
         if let Some(&hit) = self.cache.get(&(pid, generation, addr)) {
             return hit;
         }
-        let (dso, sym, kernel, unresolved) = if kernel_hint || addr >> 63 == 1 {
+        let (dso, sym, kernel, unresolved) = if kernel_hint || is_kernel_address(addr) {
             match self.kernel.lookup(addr) {
                 Some((name, dso)) => (dso, name.to_string(), true, false),
                 None => (
@@ -575,6 +572,9 @@ pub fn build_with_progress(
         jit_maps: FxHashMap::default(),
     };
     let wants_srcline = options.sort.contains(&SortKey::Srcline);
+    let key_has_sym = options.sort.contains(&SortKey::Sym);
+    let key_has_dso = key_has_sym || options.sort.contains(&SortKey::Dso);
+    let has_name_filters = options.filter.has_name_filters();
     let mut frames: Vec<u32> = Vec::new();
     let mut folded: FxHashMap<Vec<u32>, u64> = FxHashMap::default();
     let mut state = ProcessState::default();
@@ -642,7 +642,7 @@ pub fn build_with_progress(
                     .or_insert_with(|| state.strings.intern(&format!(":{tid}"))),
             };
             let loc = resolver.resolve(&state, pid, ip, in_kernel);
-            if !options.filter.is_empty() {
+            if has_name_filters {
                 let view = SampleView {
                     comm: state.strings.get(comm),
                     dso: resolver.names.get(loc.dso),
@@ -652,7 +652,7 @@ pub fn build_with_progress(
                     cpu,
                     time,
                 };
-                if !options.filter.passes(&view) {
+                if !options.filter.passes_names(&view) {
                     filtered_out += 1;
                     return;
                 }
@@ -680,34 +680,27 @@ pub fn build_with_progress(
                     stack.extend(frames.iter().rev());
                     *folded.entry(stack).or_insert(0) += period;
                 }
-                if let Some(graph) = graph {
-                    if graph.order == CallOrder::Caller {
-                        frames.reverse();
-                    }
-                    histograms[event]
-                        .entry(self_key)
-                        .or_default()
-                        .tree
-                        .add(&frames, period);
+                if graph.is_some_and(|g| g.order == CallOrder::Caller) {
+                    frames.reverse();
                 }
             }
             let histogram = &mut histograms[event];
             let counts = histogram.entry(self_key).or_default();
             counts.period += period;
             counts.samples += 1;
+            // Without call chains, or with --no-children, Children is Self.
+            counts.children_period += period;
+            if graph.is_some() {
+                counts.tree.add(&frames, period);
+            }
             if children {
                 // Every distinct entry on the chain, the sample's own included,
                 // is credited once per sample, so recursion does not count twice.
                 seen.clear();
                 let distinct = |loc: Location, srcline: u32| {
-                    let key_has = |k: SortKey| sort.contains(&k);
                     (
-                        if key_has(SortKey::Sym) || key_has(SortKey::Dso) {
-                            loc.dso
-                        } else {
-                            0
-                        },
-                        if key_has(SortKey::Sym) {
+                        if key_has_dso { loc.dso } else { 0 },
+                        if key_has_sym {
                             loc.sym | (loc.kernel as u32) << 31
                         } else {
                             0
@@ -715,9 +708,6 @@ pub fn build_with_progress(
                         srcline,
                     )
                 };
-                if let Some(counts) = histogram.get_mut(&self_key) {
-                    counts.children_period += period;
-                }
                 seen.push(distinct(loc, self_srcline));
                 for (addr, kernel_frame) in callers(callchain, ip) {
                     let location = resolver.resolve(&state, pid, addr, kernel_frame);
@@ -733,8 +723,6 @@ pub fn build_with_progress(
                         histogram.entry(key).or_default().children_period += period;
                     }
                 }
-            } else {
-                counts.children_period += period;
             }
             totals[event].0 += period;
             totals[event].1 += 1;

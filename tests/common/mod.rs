@@ -205,3 +205,20 @@ pub fn perf_record(args: &[&std::ffi::OsStr]) -> Output {
     }
     out
 }
+
+/// `strobe record ARGS -o DATA -- PROGRAM SECONDS`, which must succeed.
+pub fn record_into(data: &Path, args: &[&str], program: &Path, seconds: &str) {
+    let out = run(strobe()
+        .arg("record")
+        .args(args)
+        .arg("-o")
+        .arg(data)
+        .arg("--")
+        .arg(program)
+        .arg(seconds));
+    assert!(
+        out.status.success(),
+        "strobe record failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -113,12 +113,20 @@ pub enum WalkItem<'a> {
 /// `PERF_RECORD_MISC_KERNEL`, in the low bits of `misc`.
 const MISC_CPUMODE_MASK: u16 = 7;
 const MISC_KERNEL: u16 = 1;
-/// Call-chain context markers are the top 4095 values of u64.
-const CONTEXT_MARKER_MIN: u64 = u64::MAX - 4094;
-/// `PERF_CONTEXT_USER`: the user-space part of a call chain follows.
-const CONTEXT_USER: u64 = -512i64 as u64;
+/// `PERF_CONTEXT_*` call-chain markers.
+pub mod context {
+    /// Markers are the top 4095 values of u64; nothing at or above this is
+    /// an address.
+    pub const MARKER_MIN: u64 = u64::MAX - 4094;
+    /// `PERF_CONTEXT_KERNEL`: the kernel part of a call chain follows.
+    pub const KERNEL: u64 = -128i64 as u64;
+    /// `PERF_CONTEXT_USER`: the user-space part of a call chain follows.
+    pub const USER: u64 = -512i64 as u64;
+}
+use context::{MARKER_MIN as CONTEXT_MARKER_MIN, USER as CONTEXT_USER};
 
-fn is_kernel_address(addr: u64) -> bool {
+/// Whether `addr` is a kernel address (not a call-chain marker).
+pub fn is_kernel_address(addr: u64) -> bool {
     // Kernel text lives in the upper half on every 64-bit architecture
     // strobe supports; the context markers above are not addresses.
     addr >> 63 == 1 && addr < CONTEXT_MARKER_MIN

@@ -15,6 +15,7 @@ pub mod event;
 pub mod ring;
 pub mod spec;
 pub mod sys;
+pub mod tracefs;
 
 pub use attr::{EventAttr, SampleLayout};
 pub use cpu::CpuList;

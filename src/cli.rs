@@ -151,9 +151,17 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct RecordArgs {
-    /// Event to sample (repeatable, or a comma list): cpu-clock, page-faults, cycles:u, ...
+    /// Event to sample (repeatable, or a comma list): cpu-clock, page-faults,
+    /// cycles:u, or tracepoints as SYSTEM:EVENT with globs (sched:*, syscalls:sys_enter_*)
     #[arg(short = 'e', long = "event", value_name = "EVENT")]
     pub events: Vec<String>,
+    /// Kernel filter for the tracepoints of the preceding -e, e.g. 'prev_pid == 1 && next_comm ~ "cc*"'
+    #[arg(long = "filter", value_name = "EXPR")]
+    pub filters: Vec<String>,
+    /// Each -e list with the --filter that follows it, in command-line order
+    /// (filled from the parsed matches, since a filter belongs to the -e before it).
+    #[arg(skip)]
+    pub event_lists: Vec<(String, Option<String>)>,
     /// Record every task on every CPU (system-wide).
     #[arg(short = 'a', long = "all-cpus")]
     pub all_cpus: bool,

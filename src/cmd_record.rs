@@ -39,8 +39,14 @@ pub fn run(args: RecordArgs) -> Result<i32> {
         }
     }
     let mut events = Vec::new();
-    for list in &args.events {
-        events.extend(EventSpec::parse_list(list)?);
+    for (list, filter) in &args.event_lists {
+        let mut specs = EventSpec::resolve_list(list)?;
+        if let Some(filter) = filter {
+            for spec in &mut specs {
+                spec.filter = Some(filter.clone());
+            }
+        }
+        events.extend(specs);
     }
     let events_defaulted = events.is_empty();
     if events_defaulted {

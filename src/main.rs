@@ -8,11 +8,53 @@ mod cmd_report;
 mod signals;
 mod units;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::io::Write;
 
+/// Pairs each `-e` of `record` with the `--filter` that follows it: clap
+/// keeps the values of each flag apart, their positions say which goes with
+/// which.
+fn pair_filters(args: &mut cli::RecordArgs, matches: &clap::ArgMatches) -> Result<(), String> {
+    let positions = |id: &str| -> Vec<usize> {
+        matches
+            .indices_of(id)
+            .map(|i| i.collect())
+            .unwrap_or_default()
+    };
+    let event_at = positions("events");
+    let filter_at = positions("filters");
+    let mut lists: Vec<(usize, String, Option<String>)> = event_at
+        .iter()
+        .zip(&args.events)
+        .map(|(&at, list)| (at, list.clone(), None))
+        .collect();
+    for (&at, filter) in filter_at.iter().zip(&args.filters) {
+        let Some(target) = lists.iter_mut().rev().find(|(e, _, _)| *e < at) else {
+            return Err(format!("--filter '{filter}' must follow the -e it applies to"));
+        };
+        if target.2.is_some() {
+            return Err(format!(
+                "two --filter options follow -e {}: combine them with && in one",
+                target.1
+            ));
+        }
+        target.2 = Some(filter.clone());
+    }
+    args.event_lists = lists.into_iter().map(|(_, e, f)| (e, f)).collect();
+    Ok(())
+}
+
 fn main() {
-    let cli = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let mut cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let (cli::Command::Record(args), Some(sub)) =
+        (&mut cli.command, matches.subcommand_matches("record"))
+    {
+        if let Err(message) = pair_filters(args, sub) {
+            let _ = writeln!(std::io::stderr(), "strobe: {message}");
+            std::process::exit(2);
+        }
+    }
     let result = match cli.command {
         cli::Command::Record(args) => cmd_record::run(args),
         cli::Command::Report(args) => cmd_report::run(args),

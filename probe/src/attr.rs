@@ -34,6 +34,8 @@ pub mod sample {
     pub const PERIOD: u64 = b::PERF_SAMPLE_PERIOD as u64;
     /// Call chain.
     pub const CALLCHAIN: u64 = b::PERF_SAMPLE_CALLCHAIN as u64;
+    /// The raw tracepoint payload.
+    pub const RAW: u64 = b::PERF_SAMPLE_RAW as u64;
     /// Event id at a fixed position in every record.
     pub const IDENTIFIER: u64 = b::PERF_SAMPLE_IDENTIFIER as u64;
 }

@@ -5,7 +5,9 @@
 //! errors name the call that failed and the logic above it can be tested
 //! without root. On top of that sit the attribute builder ([`attr`]), the
 //! event-spec parser ([`spec`]), CPU lists ([`cpu`]) and the lock-free reader
-//! of the kernel's mmap ring buffer ([`ring`]).
+//! of the kernel's mmap ring buffer ([`ring`]). [`tracefs`] covers the
+//! tracing file system: tracepoint formats, filters, instances and the
+//! ftrace ring-buffer pages.
 
 #![deny(missing_docs)]
 
@@ -48,13 +50,37 @@ pub enum Error {
     /// A CPU list was malformed or named CPUs that are not online.
     #[error("{0}")]
     CpuList(String),
+    /// A tracefs file could not be read or written.
+    #[error("cannot {action} {}: {source}{hint}", path.display())]
+    Tracefs {
+        /// What was being done (`read`, `write`, `create instance`).
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+        /// A sentence telling the user what to do, already prefixed with "; ".
+        hint: String,
+    },
+    /// tracefs is neither mounted nor mountable.
+    #[error("tracefs is not available: this kernel has no tracing support (CONFIG_TRACING), or it could not be mounted at /sys/kernel/tracing")]
+    NoTracefs,
+    /// No tracepoint matches a `system:event` pattern.
+    #[error("no tracepoint matches `{pattern}`{}: `strobe list tracepoint` lists them", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownTracepoint {
+        /// The pattern given.
+        pattern: String,
+        /// The closest tracepoint name, if one is close.
+        suggestion: Option<String>,
+    },
 }
 
 impl Error {
     /// The raw OS error number, when this error came from a system call.
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
-            Error::Syscall { source, .. } => source.raw_os_error(),
+            Error::Syscall { source, .. } | Error::Tracefs { source, .. } => source.raw_os_error(),
             _ => None,
         }
     }

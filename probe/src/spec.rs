@@ -1,5 +1,6 @@
 //! Event specifications as users type them: `cpu-clock`, `cycles:u`, `-e a,b`.
 
+use crate::tracefs::{Tracefs, TracepointName};
 use perf_event_open_sys::bindings as b;
 
 /// A parsed event specification.
@@ -15,6 +16,10 @@ pub struct EventSpec {
     pub exclude_user: bool,
     /// `:u` — count user execution only.
     pub exclude_kernel: bool,
+    /// For a tracepoint (`PERF_TYPE_TRACEPOINT`), which one.
+    pub tracepoint: Option<TracepointName>,
+    /// An ftrace filter for a tracepoint (`--filter`), applied by the kernel.
+    pub filter: Option<String>,
 }
 
 /// Why an event specification was rejected.
@@ -208,13 +213,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The known event name closest to `name`, if within a few typos.
 fn closest_name(name: &str) -> Option<String> {
-    named_events()
-        .map(|e| (edit_distance(name, e.name), e.name))
+    closest(name, named_events().map(|e| e.name.to_string()))
+}
+
+/// Of `candidates`, the one closest to `name`, if within a few typos.
+pub fn closest(name: &str, candidates: impl Iterator<Item = String>) -> Option<String> {
+    candidates
+        .map(|c| (edit_distance(name, &c), c))
         // A third of the name's length in typos, so short names are not
         // "corrected" into unrelated ones.
-        .filter(|&(d, _)| d <= (name.len() / 3).max(1))
+        .filter(|(d, _)| *d <= (name.len() / 3).max(1))
         .min()
-        .map(|(_, n)| n.to_string())
+        .map(|(_, n)| n)
 }
 
 impl EventSpec {
@@ -261,7 +271,76 @@ impl EventSpec {
             config,
             exclude_user: restrict && kernel,
             exclude_kernel: restrict && user,
+            tracepoint: None,
+            filter: None,
         })
+    }
+
+    /// A tracepoint event, with the id tracefs gave it.
+    pub fn tracepoint(tracepoint: TracepointName, id: u32) -> Self {
+        EventSpec {
+            name: tracepoint.to_string(),
+            type_: b::PERF_TYPE_TRACEPOINT,
+            config: id as u64,
+            exclude_user: false,
+            exclude_kernel: false,
+            tracepoint: Some(tracepoint),
+            filter: None,
+        }
+    }
+
+    /// Whether the spec names a tracepoint (`system:event`) rather than a
+    /// named event with modifiers (`cycles:u`).
+    pub fn looks_like_tracepoint(spec: &str) -> bool {
+        match spec.trim().split_once(':') {
+            Some((name, rest)) => {
+                let lower = name.to_ascii_lowercase();
+                let named = SOFTWARE.iter().chain(HARDWARE).any(|e| e.0 == lower);
+                !named && !rest.is_empty()
+            }
+            None => spec.contains('/') && !spec.ends_with('/'),
+        }
+    }
+
+    /// Parses a comma-separated `-e` list in which tracepoints (with globs,
+    /// `sched:*`) are looked up in tracefs. tracefs is only opened (and
+    /// mounted) when the list names a tracepoint.
+    pub fn resolve_list(list: &str) -> crate::Result<Vec<Self>> {
+        let mut tracefs: Option<Tracefs> = None;
+        let mut specs = Vec::new();
+        for part in list.split(',') {
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(SpecError::Empty(list.to_string()).into());
+            }
+            if !Self::looks_like_tracepoint(part) {
+                specs.push(Self::parse(part)?);
+                continue;
+            }
+            let fs = match &mut tracefs {
+                Some(fs) => fs,
+                None => tracefs.insert(Tracefs::open()?),
+            };
+            for tracepoint in fs.resolve(part)? {
+                let id_file = std::path::Path::new("events")
+                    .join(&tracepoint.system)
+                    .join(&tracepoint.name)
+                    .join("id");
+                let id = fs.read(&id_file)?.trim().parse().map_err(|_| {
+                    crate::Error::UnknownTracepoint {
+                        pattern: tracepoint.to_string(),
+                        suggestion: None,
+                    }
+                })?;
+                specs.push(Self::tracepoint(tracepoint, id));
+            }
+        }
+        Ok(specs)
+    }
+
+    /// Whether this is a tracepoint.
+    pub fn is_tracepoint(&self) -> bool {
+        self.type_ == b::PERF_TYPE_TRACEPOINT
     }
 
     /// Parses a comma-separated list, as given to `-e`.
@@ -315,6 +394,15 @@ mod tests {
             EventSpec::parse("cycles:z"),
             Err(SpecError::UnknownModifier { modifier: 'z', .. })
         ));
+    }
+
+    #[test]
+    fn tracepoint_or_named() {
+        assert!(EventSpec::looks_like_tracepoint("sched:sched_switch"));
+        assert!(EventSpec::looks_like_tracepoint("syscalls:sys_enter_*"));
+        assert!(EventSpec::looks_like_tracepoint("sched/sched_switch"));
+        assert!(!EventSpec::looks_like_tracepoint("cycles:u"));
+        assert!(!EventSpec::looks_like_tracepoint("cpu-clock"));
     }
 
     #[test]

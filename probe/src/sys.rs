@@ -178,3 +178,42 @@ pub fn page_size() -> usize {
         4096
     }
 }
+
+/// Mounts tracefs at `target` (which must exist).
+pub fn mount_tracefs(target: &std::path::Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let target_c = std::ffi::CString::new(target.as_os_str().as_bytes()).map_err(|_| {
+        syscall_error(
+            "mount",
+            target.display().to_string(),
+            io::Error::from_raw_os_error(libc::EINVAL),
+        )
+    })?;
+    // SAFETY: every pointer is a valid NUL-terminated string for the call.
+    let ret = unsafe {
+        libc::mount(
+            c"nodev".as_ptr(),
+            target_c.as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    check(ret, "mount", || format!("tracefs on {}", target.display()))
+}
+
+/// `PERF_EVENT_IOC_SET_FILTER`: a tracepoint's ftrace filter.
+pub fn set_filter(fd: BorrowedFd<'_>, filter: &str) -> Result<()> {
+    let c_filter = std::ffi::CString::new(filter).map_err(|_| {
+        syscall_error(
+            "ioctl(PERF_EVENT_IOC_SET_FILTER)",
+            format!("filter `{filter}`"),
+            io::Error::from_raw_os_error(libc::EINVAL),
+        )
+    })?;
+    // SAFETY: the kernel reads a NUL-terminated string through the pointer.
+    let ret = unsafe { sys::ioctls::SET_FILTER(fd.as_raw_fd(), c_filter.as_ptr() as *mut _) };
+    check(ret, "ioctl(PERF_EVENT_IOC_SET_FILTER)", || {
+        format!("filter `{filter}`")
+    })
+}

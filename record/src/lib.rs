@@ -39,4 +39,15 @@ pub enum RecordError {
     /// A -p or -t target does not exist.
     #[error("no such process or thread: {0}")]
     NoSuchProcess(i32),
+    /// The kernel rejected a tracepoint filter.
+    #[error("the filter for {event} was rejected: {rejection}")]
+    FilterRejected {
+        /// The event the filter was for.
+        event: String,
+        /// The kernel's reason and where in the filter.
+        rejection: strobe_probe::tracefs::FilterRejection,
+    },
+    /// `--filter` followed an event that is not a tracepoint.
+    #[error("--filter applies to tracepoints, and {0} is not one: put --filter after a `-e system:event`")]
+    FilterNeedsTracepoint(String),
 }

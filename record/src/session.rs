@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use strobe_probe::attr::sample;
+use strobe_probe::tracefs::Tracefs;
 use strobe_probe::{CpuList, EventAttr, EventSpec, PerfEvent, RingBuffer, SampleLayout};
 
 /// What to record.
@@ -262,6 +263,9 @@ impl<S: Sink> Session<S> {
         if options.call_graph {
             sample_type |= sample::CALLCHAIN;
         }
+        if options.events.iter().any(|e| e.is_tracepoint()) {
+            sample_type |= sample::RAW;
+        }
         let page_size = strobe_probe::sys::page_size();
         let buffer_bytes = options.buffer_pages * page_size;
         // Wake up when half the buffer is full: the other half absorbs what
@@ -279,6 +283,8 @@ impl<S: Sink> Session<S> {
                 .wakeup_watermark(wakeup_bytes as u32);
             attr = match options.period {
                 Some(period) => attr.sample_period(period),
+                // Every hit of a tracepoint is a sample, as in perf.
+                None if spec.is_tracepoint() => attr.sample_period(1),
                 None => attr.sample_frequency(options.frequency),
             };
             if first {
@@ -314,12 +320,23 @@ impl<S: Sink> Session<S> {
         let mut events = Vec::new();
         let mut buffers = Vec::new();
         let mut event_meta: Vec<EventMeta> = Vec::new();
+        let tracefs = if options.events.iter().any(|e| e.is_tracepoint()) {
+            Some(Tracefs::open()?)
+        } else {
+            None
+        };
         for (i, spec) in options.events.iter().enumerate() {
             let attr = build_attr(spec, i == 0, build_id);
+            let format = match (&tracefs, &spec.tracepoint) {
+                (Some(fs), Some(tp)) => Some(fs.format_text(tp)?),
+                _ => None,
+            };
             event_meta.push(EventMeta {
                 name: spec.name.clone(),
                 attr: hex_encode(&attr.to_bytes()),
                 ids: Vec::new(),
+                format,
+                filter: spec.filter.clone(),
             });
         }
         for &cpu in cpus.as_slice() {
@@ -342,6 +359,9 @@ impl<S: Sink> Session<S> {
                         }
                         Err(e) => return Err(e.into()),
                     };
+                    if let Some(filter) = &spec.filter {
+                        apply_filter(&event, spec, filter, tracefs.as_ref())?;
+                    }
                     event_meta[i].ids.push(event.id());
                     match owner {
                         None => {
@@ -708,6 +728,38 @@ impl<S: Sink> Session<S> {
             ring_wrapped: self.writer.ring_wrapped(),
             snapshot,
         }
+    }
+}
+
+/// Sets a tracepoint's filter on one of its descriptors. The ioctl only
+/// says EINVAL for a bad filter, so the reason comes from setting the same
+/// filter in a scratch tracefs instance, whose error log explains it.
+fn apply_filter(
+    event: &PerfEvent,
+    spec: &EventSpec,
+    filter: &str,
+    tracefs: Option<&Tracefs>,
+) -> Result<(), RecordError> {
+    let Some(tracepoint) = &spec.tracepoint else {
+        return Err(RecordError::FilterNeedsTracepoint(spec.name.clone()));
+    };
+    match strobe_probe::sys::set_filter(event.as_fd(), filter) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            let rejection = match tracefs.map(|fs| fs.check_filter(tracepoint, filter)) {
+                Some(Ok(Err(rejection))) => rejection,
+                _ => strobe_probe::tracefs::FilterRejection {
+                    reason: "the kernel rejected the filter".into(),
+                    filter: filter.to_string(),
+                    position: None,
+                },
+            };
+            Err(RecordError::FilterRejected {
+                event: spec.name.clone(),
+                rejection,
+            })
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

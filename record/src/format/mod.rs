@@ -390,6 +390,13 @@ pub struct EventMeta {
     pub attr: String,
     /// The kernel ids of every file descriptor opened for this event.
     pub ids: Vec<u64>,
+    /// For a tracepoint, its tracefs `format` file as it was when recording,
+    /// so its raw payloads can be decoded on any machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// The tracepoint filter the kernel applied, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
 }
 
 impl EventMeta {

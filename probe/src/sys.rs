@@ -181,6 +181,12 @@ pub fn page_size() -> usize {
 
 /// Mounts tracefs at `target` (which must exist).
 pub fn mount_tracefs(target: &std::path::Path) -> Result<()> {
+    mount_fs("tracefs", target)
+}
+
+/// Mounts a pseudo file system (`tracefs`, `securityfs`, `debugfs`) of
+/// type `fstype` at `target`.
+pub fn mount_fs(fstype: &str, target: &std::path::Path) -> Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let target_c = std::ffi::CString::new(target.as_os_str().as_bytes()).map_err(|_| {
         syscall_error(
@@ -189,17 +195,24 @@ pub fn mount_tracefs(target: &std::path::Path) -> Result<()> {
             io::Error::from_raw_os_error(libc::EINVAL),
         )
     })?;
+    let fstype_c = std::ffi::CString::new(fstype).map_err(|_| {
+        syscall_error(
+            "mount",
+            fstype.to_string(),
+            io::Error::from_raw_os_error(libc::EINVAL),
+        )
+    })?;
     // SAFETY: every pointer is a valid NUL-terminated string for the call.
     let ret = unsafe {
         libc::mount(
             c"nodev".as_ptr(),
             target_c.as_ptr(),
-            c"tracefs".as_ptr(),
+            fstype_c.as_ptr(),
             0,
             std::ptr::null(),
         )
     };
-    check(ret, "mount", || format!("tracefs on {}", target.display()))
+    check(ret, "mount", || format!("{fstype} on {}", target.display()))
 }
 
 /// `PERF_EVENT_IOC_SET_FILTER`: a tracepoint's ftrace filter.

@@ -13,6 +13,7 @@
 
 pub mod buildid;
 pub mod format;
+pub mod ftrace;
 pub mod kallsyms;
 pub mod procfs;
 pub mod session;
@@ -47,6 +48,18 @@ pub enum RecordError {
         /// The kernel's reason and where in the filter.
         rejection: strobe_probe::tracefs::FilterRejection,
     },
+    /// The function tracers are refused because the kernel is in lockdown.
+    #[error("the function tracer is blocked by kernel lockdown ({0} mode, /sys/kernel/security/lockdown): tracepoints (-e) still work; --func needs a kernel booted without lockdown")]
+    FunctionTracerBlocked(String),
+    /// A `--func`/`--notrace` glob matched no traceable function.
+    #[error("no traceable function matches `{0}`: available_filter_functions in tracefs lists them")]
+    NoSuchFunction(String),
+    /// The kernel has no such tracer for an instance.
+    #[error("this kernel has no {0} tracer for tracefs instances (function_graph in instances needs Linux 6.11 or later)")]
+    TracerUnavailable(String),
+    /// `strobe trace -e` named an event that is not a tracepoint.
+    #[error("{0} is not a tracepoint: `strobe trace -e` takes SYSTEM:EVENT (use `strobe record` for other events)")]
+    NotATracepoint(String),
     /// `--filter` followed an event that is not a tracepoint.
     #[error("--filter applies to tracepoints, and {0} is not one: put --filter after a `-e system:event`")]
     FilterNeedsTracepoint(String),

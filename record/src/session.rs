@@ -158,11 +158,11 @@ impl<S: Sink> std::fmt::Debug for Session<S> {
 /// drained anyway, so a crash loses at most this much.
 const MAX_DRAIN_INTERVAL: Duration = Duration::from_millis(250);
 
-fn monotonic_ns() -> u64 {
+pub(crate) fn monotonic_ns() -> u64 {
     clock_ns(libc::CLOCK_MONOTONIC)
 }
 
-fn clock_ns(clock: libc::clockid_t) -> u64 {
+pub(crate) fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -727,6 +727,7 @@ impl<S: Sink> Session<S> {
             chunks_written: self.writer.data_chunks_written(),
             ring_wrapped: self.writer.ring_wrapped(),
             snapshot,
+            ..Default::default()
         }
     }
 }

@@ -208,7 +208,7 @@ impl Tracefs {
     /// Reads a tracefs file, relative to the root.
     pub fn read(&self, relative: impl AsRef<Path>) -> Result<String> {
         let path = self.root.join(relative);
-        std::fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))
+        read_file(&path).map_err(|e| io_error("read", &path, e))
     }
 
     /// Writes `value` to a tracefs file, relative to the root, in one write
@@ -398,6 +398,17 @@ fn remove_instance_dir(path: &Path) -> io::Result<()> {
     let _ = std::fs::write(path.join("tracing_on"), "0");
     let _ = std::fs::write(path.join("current_tracer"), "nop");
     std::fs::remove_dir(path)
+}
+
+/// Reads a whole tracefs file. The first read asks for 64 KiB: some files
+/// (`events/header_page`, `events/header_event`) answer only a read at
+/// offset 0, so the small first read `read_to_string` makes would cut them.
+fn read_file(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::with_capacity(64 * 1024);
+    file.read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn write_file(path: &Path, value: &str, append: bool) -> Result<()> {

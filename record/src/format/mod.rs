@@ -61,6 +61,9 @@ pub enum ChunkKind {
     Records,
     /// perf_event records strobe made itself (COMM and MMAP2 from /proc).
     SynthesizedRecords,
+    /// Pages of one CPU's ftrace ring buffer, as `trace_pipe_raw` gave them:
+    /// whole sub-buffers of [`FtraceMeta::subbuf_size`] bytes each.
+    FtracePages,
     /// JSON [`TrailerMeta`]: written when the recording ends or is snapshotted.
     Trailer,
     /// The chunk index: [`IndexEntry`] values.
@@ -78,6 +81,7 @@ impl ChunkKind {
             ChunkKind::Modules => 3,
             ChunkKind::Records => 16,
             ChunkKind::SynthesizedRecords => 17,
+            ChunkKind::FtracePages => 18,
             ChunkKind::Trailer => 32,
             ChunkKind::Index => 33,
             ChunkKind::Unknown(code) => code,
@@ -92,6 +96,7 @@ impl ChunkKind {
             3 => ChunkKind::Modules,
             16 => ChunkKind::Records,
             17 => ChunkKind::SynthesizedRecords,
+            18 => ChunkKind::FtracePages,
             32 => ChunkKind::Trailer,
             33 => ChunkKind::Index,
             other => ChunkKind::Unknown(other),
@@ -101,6 +106,12 @@ impl ChunkKind {
     /// Whether the payload is a run of perf_event records.
     pub fn holds_records(self) -> bool {
         matches!(self, ChunkKind::Records | ChunkKind::SynthesizedRecords)
+    }
+
+    /// Whether the payload holds recorded events of any encoding (perf
+    /// records or ftrace pages).
+    pub fn holds_events(self) -> bool {
+        self.holds_records() || self == ChunkKind::FtracePages
     }
 }
 
@@ -454,6 +465,66 @@ pub struct SessionMeta {
     pub events: Vec<EventMeta>,
     /// Messages the user was shown at the start (such as a PMU fallback).
     pub notes: Vec<String>,
+    /// For recordings of the ftrace ring buffer (`strobe trace`): how to
+    /// read its pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ftrace: Option<FtraceMeta>,
+}
+
+/// How to decode the ftrace pages of a `strobe trace` recording.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FtraceMeta {
+    /// tracefs `events/header_page`: where the page header's fields sit.
+    pub header_page: String,
+    /// tracefs `events/header_event`: the event header's encoding.
+    pub header_event: String,
+    /// Bytes per sub-buffer, as read from `trace_pipe_raw`.
+    pub subbuf_size: u32,
+    /// The instance's `trace_clock` (`mono` is CLOCK_MONOTONIC, as perf's).
+    pub clock: String,
+    /// The tracer (`nop`, `function`, `function_graph`).
+    pub tracer: String,
+    /// `set_ftrace_filter` globs the function tracer was limited to.
+    pub functions: Vec<String>,
+    /// `set_ftrace_notrace` globs.
+    pub notrace: Vec<String>,
+    /// Every event type the pages can hold, with its format file.
+    pub events: Vec<FtraceEventMeta>,
+}
+
+/// One event type of an ftrace recording.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FtraceEventMeta {
+    /// `system:name`.
+    pub name: String,
+    /// The id in each event's `common_type`.
+    pub id: u32,
+    /// The tracefs `format` file.
+    pub format: String,
+    /// The filter set on it, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+}
+
+/// Per-CPU counters of an ftrace ring buffer (tracefs `per_cpu/cpuN/stats`)
+/// at the end of a trace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FtraceCpuStats {
+    /// The CPU.
+    pub cpu: u32,
+    /// Events still in the buffer when it was read.
+    pub entries: u64,
+    /// Events overwritten before they were read (overwrite mode).
+    pub overrun: u64,
+    /// Events lost to nested writes that overran the commit.
+    pub commit_overrun: u64,
+    /// Events dropped because the buffer was full (non-overwrite mode).
+    pub dropped_events: u64,
+    /// Events read from the buffer.
+    pub read_events: u64,
 }
 
 /// Per-CPU totals in the trailer.
@@ -503,6 +574,13 @@ pub struct TrailerMeta {
     pub ring_wrapped: bool,
     /// Whether this trailer was written by a snapshot while recording went on.
     pub snapshot: bool,
+    /// ftrace buffer counters per CPU (`strobe trace` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ftrace_cpus: Vec<FtraceCpuStats>,
+    /// Command names the kernel saved for pids (tracefs `saved_cmdlines`),
+    /// for events of processes that came and went (`strobe trace` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub saved_comms: Vec<(i32, String)>,
 }
 
 /// Lowercase hex of `bytes`.

@@ -339,10 +339,17 @@ impl<'a> StrobeFile<'a> {
         self.chunks.iter().filter(|c| c.header.kind.holds_records())
     }
 
-    /// Totals from the record chunks' headers (no payload is read).
+    /// The chunks holding ftrace pages, in write order.
+    pub fn ftrace_chunks(&self) -> impl Iterator<Item = &ChunkRef> + '_ {
+        self.chunks
+            .iter()
+            .filter(|c| c.header.kind == ChunkKind::FtracePages)
+    }
+
+    /// Totals from the event chunks' headers (no payload is read).
     pub fn totals(&self) -> ChunkTotals {
         let mut t = ChunkTotals::default();
-        for c in self.record_chunks() {
+        for c in self.chunks.iter().filter(|c| c.header.kind.holds_events()) {
             let h = &c.header;
             t.chunks += 1;
             t.records += h.records as u64;

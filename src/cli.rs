@@ -22,6 +22,125 @@ pub enum Command {
     /// Show a recording's metadata (like `perf report --header-only`).
     #[command(after_help = INFO_EXAMPLES)]
     Info(InfoArgs),
+    /// Print every event of a recording (like `perf script`).
+    #[command(after_help = SCRIPT_EXAMPLES)]
+    Script(ScriptArgs),
+    /// Trace through the kernel's ftrace ring buffer: tracepoints and the
+    /// function tracers, in a tracefs instance of strobe's own (like `trace-cmd record`).
+    #[command(after_help = TRACE_EXAMPLES)]
+    Trace(TraceArgs),
+    /// List the events strobe can record (like `perf list`).
+    #[command(after_help = LIST_EXAMPLES)]
+    List(ListArgs),
+}
+
+const SCRIPT_EXAMPLES: &str = "\
+Examples:
+  strobe script                              every event of strobe.data (or perf.data)
+  strobe script -i trace.data --comm '^cc1'  only the events of cc1 processes
+  strobe script -F comm,tid,time,prev_state,next_comm
+                                             chosen columns and tracepoint fields
+  strobe script --json | jq .fields          one JSON object per event
+
+Columns for -F: comm, tid, pid, cpu, time, period, event, trace, ip, sym, dso,
+and any tracepoint field by name (shown as name=value).";
+
+#[derive(Debug, Args)]
+pub struct ScriptArgs {
+    /// The recording to read: a strobe file or a perf.data file
+    /// [default: strobe.data, else perf.data].
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Columns to print (comma list), tracepoint field names included.
+    #[arg(short = 'F', long = "fields", value_name = "COLUMNS")]
+    pub fields: Option<String>,
+    /// One JSON object per line (schema in the book) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+const TRACE_EXAMPLES: &str = "\
+Examples:
+  strobe trace -e sched:sched_switch -- ./pingpong   context switches of a command
+  strobe trace -e 'syscalls:sys_enter_*' -a -- sleep 5
+                                                     every syscall entry, system-wide
+  strobe trace -e raw_syscalls:sys_enter --filter 'id == 39' -p 1234
+  strobe trace --func 'vfs_*' -- cat /etc/hostname   function entries, with the caller
+  strobe trace --graph --func vfs_read -- cat FILE   entries and exits, with durations
+  strobe trace --live -e sched:sched_wakeup -a       print events as they happen
+
+strobe trace records into an instance of its own under tracefs/instances and
+removes it at the end, so the global tracing state is never touched.";
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// Tracepoint to enable, SYSTEM:EVENT with globs (repeatable, or a comma list).
+    #[arg(short = 'e', long = "event", value_name = "EVENT")]
+    pub events: Vec<String>,
+    /// Kernel filter for the tracepoints of the preceding -e.
+    #[arg(long = "filter", value_name = "EXPR")]
+    pub filters: Vec<String>,
+    /// Each -e list with its --filter (filled from the parsed matches).
+    #[arg(skip)]
+    pub event_lists: Vec<(String, Option<String>)>,
+    /// Run the function tracer on the functions matching GLOB (repeatable).
+    #[arg(long = "func", value_name = "GLOB")]
+    pub func: Vec<String>,
+    /// Never trace the functions matching GLOB (repeatable).
+    #[arg(long = "notrace", value_name = "GLOB")]
+    pub notrace: Vec<String>,
+    /// The function_graph tracer: entries and exits with durations.
+    #[arg(long = "graph")]
+    pub graph: bool,
+    /// Trace every task on every CPU (the default without a command or -p).
+    #[arg(short = 'a', long = "all-cpus")]
+    pub all_cpus: bool,
+    /// Trace only these CPUs, e.g. 0-3,6.
+    #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
+    pub cpus: Option<String>,
+    /// Trace these processes (comma list) and their children.
+    #[arg(short = 'p', long = "pid", value_name = "PIDS", value_delimiter = ',')]
+    pub pids: Vec<i32>,
+    /// Ring buffer per CPU, e.g. 4M (tracefs buffer_size_kb) [default: the kernel's].
+    #[arg(short = 'b', long = "buffer-size", value_name = "SIZE")]
+    pub buffer_size: Option<String>,
+    /// Output file; an existing file is renamed to FILE.old.
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "strobe.data")]
+    pub output: PathBuf,
+    /// Print events as they happen instead of writing a file.
+    #[arg(long)]
+    pub live: bool,
+    /// Compress page chunks with zstd.
+    #[arg(long = "compress")]
+    pub compress: bool,
+    /// Print nothing but errors (no closing line).
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// The command to trace, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+const LIST_EXAMPLES: &str = "\
+Examples:
+  strobe list                     everything
+  strobe list sw                  software events (hw, tracepoint, probe likewise)
+  strobe list 'sched:*'           tracepoints matching a glob
+  strobe list 'sys_enter_(read|write)$'
+                                  or a regular expression
+  strobe list tracepoint --json";
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Event classes (sw, hw, tracepoint, probe) and/or a glob or regular
+    /// expression on the names.
+    #[arg(value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Print JSON: one object per event.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const REPORT_EXAMPLES: &str = "\

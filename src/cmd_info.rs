@@ -68,7 +68,11 @@ pub fn run(args: InfoArgs) -> Result<i32> {
     let trailer = strobe.trailer.as_ref();
     let (lost_events, lost_samples) = match trailer {
         Some(t) => (
-            t.cpus.iter().map(|c| c.lost_events).sum(),
+            t.cpus.iter().map(|c| c.lost_events).sum::<u64>()
+                + t.ftrace_cpus
+                    .iter()
+                    .map(|c| c.overrun + c.commit_overrun + c.dropped_events)
+                    .sum::<u64>(),
             t.cpus.iter().map(|c| c.lost_samples).sum(),
         ),
         None => (totals.lost, 0),
@@ -167,6 +171,30 @@ pub fn run(args: InfoArgs) -> Result<i32> {
             )?,
             None => writeln!(w, "# event: {} (attribute unreadable)", event.name)?,
         }
+        if let Some(filter) = &event.filter {
+            writeln!(w, "#   filter: {filter}")?;
+        }
+    }
+    if let Some(ftrace) = &session.ftrace {
+        writeln!(
+            w,
+            "# ftrace: tracer {}, clock {}, {} KiB sub-buffers",
+            ftrace.tracer,
+            ftrace.clock,
+            ftrace.subbuf_size / 1024
+        )?;
+        if !ftrace.functions.is_empty() {
+            writeln!(w, "#   functions: {}", ftrace.functions.join(" "))?;
+        }
+        if !ftrace.notrace.is_empty() {
+            writeln!(w, "#   notrace: {}", ftrace.notrace.join(" "))?;
+        }
+        for event in ftrace.events.iter().filter(|e| !e.name.starts_with("ftrace:")) {
+            match &event.filter {
+                Some(filter) => writeln!(w, "# event: {} (id {}, filter {filter})", event.name, event.id)?,
+                None => writeln!(w, "# event: {} (id {})", event.name, event.id)?,
+            }
+        }
     }
     writeln!(
         w,
@@ -235,6 +263,13 @@ pub fn run(args: InfoArgs) -> Result<i32> {
                 cpu.lost_events + cpu.lost_samples,
                 cpu.throttled,
                 human_bytes(cpu.bytes)
+            )?;
+        }
+        for cpu in &t.ftrace_cpus {
+            writeln!(
+                w,
+                "#   cpu{}: {} events read, {} overrun, {} commit overrun, {} dropped",
+                cpu.cpu, cpu.read_events, cpu.overrun, cpu.commit_overrun, cpu.dropped_events
             )?;
         }
         writeln!(w, "# build-ids: {} files", t.build_ids.len())?;

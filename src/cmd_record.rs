@@ -4,8 +4,7 @@ use crate::cli::RecordArgs;
 use crate::signals;
 use crate::units::{human_bytes, parse_size};
 use anyhow::{bail, Context, Result};
-use std::cell::Cell;
-use std::fs::OpenOptions;
+use crate::output_file::OutputFile;
 use strobe_probe::{CpuList, EventSpec};
 use strobe_record::workload::Workload;
 use strobe_record::{Controls, RecordOptions, Session, Targets};
@@ -95,47 +94,12 @@ pub fn run(args: RecordArgs) -> Result<i32> {
         command_line: std::env::args().collect(),
     };
 
+    let output_file = OutputFile::new(&args.output);
     let output = &args.output;
-    let mut previous = output.clone().into_os_string();
-    previous.push(".old");
-    let previous = std::path::PathBuf::from(previous);
-    let (created, renamed) = (Cell::new(false), Cell::new(false));
-    let create_output = || {
-        if output.exists() {
-            std::fs::rename(output, &previous).map_err(|e| {
-                std::io::Error::new(
-                    e.kind(),
-                    format!(
-                        "cannot rename {} to {}: {e}",
-                        output.display(),
-                        previous.display()
-                    ),
-                )
-            })?;
-            renamed.set(true);
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(output)
-            .map_err(|e| {
-                std::io::Error::new(e.kind(), format!("cannot create {}: {e}", output.display()))
-            })?;
-        created.set(true);
-        Ok(file)
-    };
-    let session = match Session::open(options, create_output) {
+    let session = match Session::open(options, || output_file.create()) {
         Ok(session) => session,
         Err(err) => {
-            // A recording that could not start leaves things as they were.
-            if created.get() {
-                let _ = std::fs::remove_file(output);
-            }
-            if renamed.get() {
-                let _ = std::fs::rename(&previous, output);
-            }
+            output_file.restore();
             return Err(err.into());
         }
     };
@@ -147,10 +111,7 @@ pub fn run(args: RecordArgs) -> Result<i32> {
     if let Some(w) = workload.as_mut() {
         if let Err(err) = w.start() {
             drop(session);
-            let _ = std::fs::remove_file(output);
-            if renamed.get() {
-                let _ = std::fs::rename(&previous, output);
-            }
+            output_file.restore();
             return Err(err.into());
         }
     }

@@ -4,58 +4,33 @@ use crate::cli::ReportArgs;
 use anyhow::{Context, Result};
 use serde_json::json;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use strobe_analyze::filter::Filter;
 use strobe_analyze::report::{
     self, CallGraphOptions, CallNode, CallOrder, Report, ReportOptions, SortKey,
 };
 
-use strobe_analyze::input::{self, Item, Recording};
-use strobe_record::format::reader::StrobeFile;
+use strobe_analyze::input::{Item, Recording};
 
 pub fn run(args: ReportArgs) -> Result<i32> {
     let sort = SortKey::parse_list(&args.sort).map_err(anyhow::Error::msg)?;
-    let path = match &args.input {
-        Some(path) => path.clone(),
-        None if Path::new("strobe.data").exists() || !Path::new("perf.data").exists() => {
-            PathBuf::from("strobe.data")
-        }
-        None => PathBuf::from("perf.data"),
-    };
-    let file =
-        std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    // SAFETY: a read-only private mapping; strobe never writes a file it reads.
-    let map = unsafe { memmap2::Mmap::map(&file) }
-        .with_context(|| format!("cannot map {}", path.display()))?;
-    let strobe_file;
-    let mut strobe_trailer_lost = None;
-    let recording = if input::is_perf_data(&map) {
-        // perf.data keeps no kallsyms snapshot; perf itself reads the live
-        // one (or its build-id cache), so do the same.
-        let kallsyms = std::fs::read("/proc/kallsyms").unwrap_or_default();
-        Recording::from_perf_data(&map, kallsyms)
-            .with_context(|| format!("cannot read {}", path.display()))?
-    } else {
-        strobe_file =
-            StrobeFile::parse(&map).with_context(|| format!("cannot read {}", path.display()))?;
-        if let Some(r) = &strobe_file.recovery {
-            eprintln!(
-                "strobe: {} was not finished ({}); reading the {} chunks recovered",
-                path.display(),
-                r.reason,
-                r.chunks_found
-            );
-        }
-        strobe_trailer_lost = strobe_file
-            .trailer
-            .as_ref()
-            .map(|t| t.cpus.iter().map(|c| c.lost_events + c.lost_samples).sum());
-        Recording::from_strobe(&strobe_file)?
-    };
+    let path = crate::recording_file::default_path(args.input.as_ref());
+    let file = crate::recording_file::MappedFile::open(&path)?;
+    file.with_recording(|recording, trailer_lost| report_recording(recording, trailer_lost, &file.map, &args, sort))
+}
+
+fn report_recording(
+    recording: &Recording<'_>,
+    strobe_trailer_lost: Option<u64>,
+    map: &memmap2::Mmap,
+    args: &ReportArgs,
+    sort: Vec<SortKey>,
+) -> Result<i32> {
+    let path = &args.input.clone().unwrap_or_else(|| crate::recording_file::default_path(None));
     let origin = match recording.start_time {
         Some(time) => time,
         // Only a time window needs the first sample's time; find it then.
-        None if args.filter.time.is_some() => first_sample_time(&recording)?,
+        None if args.filter.time.is_some() => first_sample_time(recording)?,
         None => 0,
     };
     let filter = Filter::new(&args.filter.spec(), origin)?;
@@ -69,9 +44,9 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     };
     let mut progress = Progress::new();
     let mut released = 0usize;
-    let report = report::build_with_progress(&recording, &options, &mut |done, total| {
+    let report = report::build_with_progress(recording, &options, &mut |done, total| {
         progress.update(done, total);
-        released = release_read_pages(&map, done, total, released);
+        released = release_read_pages(map, done, total, released);
     })?;
     progress.finish();
     // A finished strobe file's trailer counts both kinds of loss over the
@@ -79,13 +54,13 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     let lost = strobe_trailer_lost.unwrap_or(report.lost);
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report_json(&report, lost, &args))?;
+        serde_json::to_writer_pretty(&mut out, &report_json(&report, lost, args))?;
         writeln!(out)?;
     } else {
-        print_report(&mut out, &report, lost, &args)?;
+        print_report(&mut out, &report, lost, args)?;
     }
     if let Some(svg) = &args.flamegraph {
-        write_flamegraph(svg, &report, &path)?;
+        write_flamegraph(svg, &report, path)?;
     }
     for path in &report.stale_files {
         eprintln!("strobe: {path} changed since the recording (its build-id differs); its samples show as [unknown]");

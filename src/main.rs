@@ -3,8 +3,13 @@
 
 mod cli;
 mod cmd_info;
+mod cmd_list;
 mod cmd_record;
 mod cmd_report;
+mod cmd_script;
+mod cmd_trace;
+mod output_file;
+mod recording_file;
 mod signals;
 mod units;
 
@@ -14,7 +19,11 @@ use std::io::Write;
 /// Pairs each `-e` of `record` with the `--filter` that follows it: clap
 /// keeps the values of each flag apart, their positions say which goes with
 /// which.
-fn pair_filters(args: &mut cli::RecordArgs, matches: &clap::ArgMatches) -> Result<(), String> {
+fn pair_filters(
+    events: &[String],
+    filters: &[String],
+    matches: &clap::ArgMatches,
+) -> Result<Vec<(String, Option<String>)>, String> {
     let positions = |id: &str| -> Vec<usize> {
         matches
             .indices_of(id)
@@ -25,10 +34,10 @@ fn pair_filters(args: &mut cli::RecordArgs, matches: &clap::ArgMatches) -> Resul
     let filter_at = positions("filters");
     let mut lists: Vec<(usize, String, Option<String>)> = event_at
         .iter()
-        .zip(&args.events)
+        .zip(events)
         .map(|(&at, list)| (at, list.clone(), None))
         .collect();
-    for (&at, filter) in filter_at.iter().zip(&args.filters) {
+    for (&at, filter) in filter_at.iter().zip(filters) {
         let Some(target) = lists.iter_mut().rev().find(|(e, _, _)| *e < at) else {
             return Err(format!("--filter '{filter}' must follow the -e it applies to"));
         };
@@ -40,25 +49,32 @@ fn pair_filters(args: &mut cli::RecordArgs, matches: &clap::ArgMatches) -> Resul
         }
         target.2 = Some(filter.clone());
     }
-    args.event_lists = lists.into_iter().map(|(_, e, f)| (e, f)).collect();
-    Ok(())
+    Ok(lists.into_iter().map(|(_, e, f)| (e, f)).collect())
 }
 
 fn main() {
     let matches = cli::Cli::command().get_matches();
     let mut cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let (cli::Command::Record(args), Some(sub)) =
-        (&mut cli.command, matches.subcommand_matches("record"))
-    {
-        if let Err(message) = pair_filters(args, sub) {
-            let _ = writeln!(std::io::stderr(), "strobe: {message}");
-            std::process::exit(2);
+    let paired = match (&mut cli.command, matches.subcommand()) {
+        (cli::Command::Record(args), Some((_, sub))) => {
+            pair_filters(&args.events, &args.filters, sub).map(|l| args.event_lists = l)
         }
+        (cli::Command::Trace(args), Some((_, sub))) => {
+            pair_filters(&args.events, &args.filters, sub).map(|l| args.event_lists = l)
+        }
+        _ => Ok(()),
+    };
+    if let Err(message) = paired {
+        let _ = writeln!(std::io::stderr(), "strobe: {message}");
+        std::process::exit(2);
     }
     let result = match cli.command {
         cli::Command::Record(args) => cmd_record::run(args),
         cli::Command::Report(args) => cmd_report::run(args),
         cli::Command::Info(args) => cmd_info::run(args),
+        cli::Command::Script(args) => cmd_script::run(args),
+        cli::Command::Trace(args) => cmd_trace::run(args),
+        cli::Command::List(args) => cmd_list::run(args),
     };
     let code = match result {
         Ok(code) => code,

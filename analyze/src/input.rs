@@ -3,12 +3,16 @@
 //! perf (told apart by their magic numbers).
 
 use crate::decode::Decoder;
+use crate::tracing_data::TracingData;
 use crate::AnalyzeError;
+use std::sync::Arc;
+use strobe_probe::tracefs::format::TracepointFormat;
+use strobe_probe::tracefs::page::{Missed, Page, PageLayout};
 use linux_perf_data::{PerfFileReader, PerfFileRecord};
 use linux_perf_event_reader::{CpuMode, EventRecord};
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::mpsc::{sync_channel, Receiver};
 use strobe_record::format::reader::{ChunkRef, FormatError, StrobeFile};
 use strobe_record::format::records::{RawRecord, RecordIter};
@@ -79,6 +83,9 @@ pub struct Sample<'a> {
     pub time: u64,
     /// The raw call chain, context markers included.
     pub callchain: &'a [u64],
+    /// A tracepoint's payload (perf's `PERF_SAMPLE_RAW`, or an ftrace
+    /// event's body), starting at `common_type`; empty for other events.
+    pub raw: &'a [u8],
 }
 
 /// Which kind of file a recording came from.
@@ -102,7 +109,8 @@ pub struct StreamStats {
 enum Data<'a> {
     Strobe {
         file: &'a StrobeFile<'a>,
-        decoder: Decoder,
+        decoder: Option<Decoder>,
+        ftrace: Option<FtraceEvents>,
     },
     Perf {
         bytes: &'a [u8],
@@ -124,7 +132,27 @@ pub struct Recording<'a> {
     pub start_time: Option<u64>,
     /// Build-ids of the files the recording mapped, by path, as recorded.
     pub build_ids: std::collections::HashMap<String, Vec<u8>>,
+    /// Each event's tracepoint format, when it is a tracepoint whose format
+    /// the recording carries (by index, as [`Recording::events`]).
+    pub formats: Vec<Option<Arc<TracepointFormat>>>,
+    /// Formats that did not parse: (event, reason).
+    pub format_errors: Vec<(String, String)>,
+    /// Command names the kernel saved for pids, for threads that no COMM
+    /// record names (ftrace recordings; perf.data with tracepoints).
+    pub saved_comms: Vec<(i32, String)>,
     data: Data<'a>,
+}
+
+/// How to turn the ftrace events of a `strobe trace` recording into samples.
+#[derive(Debug)]
+struct FtraceEvents {
+    layout: PageLayout,
+    subbuf_size: usize,
+    /// Event index by `common_type`.
+    by_id: HashMap<u16, usize>,
+    /// Where each event's instruction pointer is (`ip` of function events,
+    /// `func` of function_graph's), by event index.
+    ip_field: Vec<Option<(usize, usize)>>,
 }
 
 impl std::fmt::Debug for Recording<'_> {
@@ -165,7 +193,9 @@ fn emit(
             if let Some(c) = s.callchain {
                 chain.extend((0..c.len()).filter_map(|i| c.get(i)));
             }
+            let raw = s.raw.map(|r| r.as_slice());
             f(&Item::Sample(Sample {
+                raw: raw.as_deref().unwrap_or(&[]),
                 event,
                 pid: s.pid.unwrap_or(-1),
                 tid: s.tid.unwrap_or(-1),
@@ -280,10 +310,52 @@ impl<'a> CpuCursor<'a> {
 impl<'a> Recording<'a> {
     /// A strobe file, ready to stream.
     pub fn from_strobe(file: &'a StrobeFile<'a>) -> Result<Self, AnalyzeError> {
-        let decoder = Decoder::new(&file.session)?;
+        let ftrace_meta = file.session.ftrace.as_ref();
+        // A trace recording may carry no perf events at all.
+        let decoder = if file.session.events.is_empty() && ftrace_meta.is_some() {
+            None
+        } else {
+            Some(Decoder::new(&file.session)?)
+        };
+        let mut events: Vec<String> = decoder
+            .iter()
+            .flat_map(|d| d.events().iter().map(|e| e.name.clone()))
+            .collect();
+        let mut formats = Vec::new();
+        let mut format_errors = Vec::new();
+        for meta in &file.session.events {
+            formats.push(meta.format.as_deref().and_then(|text| {
+                parse_format(&meta.name, text, &mut format_errors)
+            }));
+        }
+        let ftrace = match ftrace_meta {
+            Some(meta) => {
+                let layout = PageLayout::parse(&meta.header_page)
+                    .map_err(|e| AnalyzeError::Ftrace(e.to_string()))?;
+                let mut by_id = HashMap::new();
+                let mut ip_field = vec![None; events.len()];
+                for event in &meta.events {
+                    let format = parse_format(&event.name, &event.format, &mut format_errors);
+                    by_id.insert(event.id as u16, events.len());
+                    ip_field.push(format.as_ref().and_then(|f| {
+                        let field = f.field("ip").or_else(|| f.field("func"))?;
+                        Some((field.offset as usize, field.size as usize))
+                    }));
+                    events.push(event.name.clone());
+                    formats.push(format);
+                }
+                Some(FtraceEvents {
+                    layout,
+                    subbuf_size: (meta.subbuf_size as usize).max(64),
+                    by_id,
+                    ip_field,
+                })
+            }
+            None => None,
+        };
         Ok(Recording {
             source: Source::Strobe,
-            events: decoder.events().iter().map(|e| e.name.clone()).collect(),
+            events,
             kallsyms: file.kallsyms(),
             call_graph: file.session.call_graph,
             start_time: file.totals().time_start,
@@ -298,7 +370,18 @@ impl<'a> Recording<'a> {
                     ))
                 })
                 .collect(),
-            data: Data::Strobe { file, decoder },
+            formats,
+            format_errors,
+            saved_comms: file
+                .trailer
+                .iter()
+                .flat_map(|t| t.saved_comms.iter().cloned())
+                .collect(),
+            data: Data::Strobe {
+                file,
+                decoder,
+                ftrace,
+            },
         })
     }
 
@@ -324,6 +407,34 @@ impl<'a> Recording<'a> {
             .ok()
             .flatten()
             .map(|r| r.first_sample_time);
+        // Tracepoint formats: from the tracing data perf saved, matched to
+        // the events by id (a tracepoint's attr config).
+        let tracing = reader
+            .perf_file
+            .feature_section_data(linux_perf_data::Feature::TRACING_DATA)
+            .map(TracingData::parse);
+        let mut format_errors = Vec::new();
+        let mut by_id: HashMap<u64, Arc<TracepointFormat>> = HashMap::new();
+        let mut saved_comms = Vec::new();
+        match tracing {
+            Some(Ok(data)) => {
+                for (system, text) in &data.formats {
+                    if let Some(format) = parse_format(system, text, &mut format_errors) {
+                        by_id.insert(format.id as u64, format);
+                    }
+                }
+                saved_comms = data.saved_comms;
+            }
+            Some(Err(e)) => format_errors.push(("tracing data".into(), e.to_string())),
+            None => {}
+        }
+        let formats = attributes
+            .iter()
+            .map(|a| match a.attr.type_ {
+                linux_perf_event_reader::PerfEventType::Tracepoint(id) => by_id.get(&id).cloned(),
+                _ => None,
+            })
+            .collect();
         let build_ids = reader
             .perf_file
             .build_ids()
@@ -340,6 +451,9 @@ impl<'a> Recording<'a> {
             call_graph,
             start_time,
             build_ids,
+            formats,
+            format_errors,
+            saved_comms,
             data: Data::Perf { bytes },
         })
     }
@@ -357,7 +471,22 @@ impl<'a> Recording<'a> {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<StreamStats, AnalyzeError> {
         match &self.data {
-            Data::Strobe { file, decoder } => Ok(stream_strobe(file, decoder, &mut f, progress)),
+            Data::Strobe {
+                file,
+                decoder,
+                ftrace,
+            } => {
+                let mut stats = StreamStats::default();
+                if let Some(decoder) = decoder {
+                    stats = stream_strobe(file, decoder, &mut f, progress);
+                }
+                if let Some(ftrace) = ftrace {
+                    let more = stream_ftrace(file, ftrace, &self.saved_comms, &mut f, progress);
+                    stats.lost += more.lost;
+                    stats.malformed += more.malformed;
+                }
+                Ok(stats)
+            }
             Data::Perf { bytes } => stream_perf_data(bytes, &mut f, progress),
         }
     }
@@ -515,4 +644,181 @@ fn stream_perf_data(
         }
     }
     Ok(stats)
+}
+
+/// Parses a format the recording carries; one that does not parse is
+/// noted, and its events are shown without decoded fields.
+fn parse_format(
+    name: &str,
+    text: &str,
+    errors: &mut Vec<(String, String)>,
+) -> Option<Arc<TracepointFormat>> {
+    let system = name.split(':').next().unwrap_or(name);
+    match TracepointFormat::parse(system, text) {
+        Ok(format) => Some(Arc::new(format)),
+        Err(e) => {
+            errors.push((name.to_string(), e.to_string()));
+            None
+        }
+    }
+}
+
+/// One CPU's ftrace pages, read event by event.
+struct FtraceCursor<'a> {
+    source: Receiver<Result<Cow<'a, [u8]>, FormatError>>,
+    payload: Cow<'a, [u8]>,
+    /// Next page's offset in the payload.
+    page_pos: usize,
+    /// The current page's events: (time, offset in payload, length).
+    events: Vec<(u64, usize, usize)>,
+    next: usize,
+    cpu: u32,
+}
+
+impl FtraceCursor<'_> {
+    /// The next event (time, offset, length), loading pages and chunks as
+    /// needed. Damaged pages are counted and skipped.
+    fn current(&mut self, ftrace: &FtraceEvents, stats: &mut StreamStats) -> Option<(u64, usize, usize)> {
+        loop {
+            if let Some(&event) = self.events.get(self.next) {
+                return Some(event);
+            }
+            self.events.clear();
+            self.next = 0;
+            if self.page_pos < self.payload.len() {
+                let start = self.page_pos;
+                let end = (start + ftrace.subbuf_size).min(self.payload.len());
+                self.page_pos = end;
+                let bytes = &self.payload[start..end];
+                let base = bytes.as_ptr() as usize;
+                match Page::parse(&ftrace.layout, bytes) {
+                    Ok(page) => {
+                        match page.missed_events() {
+                            Missed::Some(n) => stats.lost += n,
+                            Missed::Unknown | Missed::None => {}
+                        }
+                        for event in page.events() {
+                            match event {
+                                Ok(e) => {
+                                    let offset = e.payload.as_ptr() as usize - base + start;
+                                    self.events.push((e.timestamp, offset, e.payload.len()));
+                                }
+                                Err(_) => {
+                                    stats.malformed += 1;
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Err(_) => stats.malformed += 1,
+                }
+                continue;
+            }
+            match self.source.recv().ok()? {
+                Ok(payload) => {
+                    self.payload = payload;
+                    self.page_pos = 0;
+                }
+                Err(_) => stats.malformed += 1,
+            }
+        }
+    }
+}
+
+/// Streams the ftrace pages of a `strobe trace` recording: the command
+/// names saved with it first, then every CPU's events merged by time.
+fn stream_ftrace<'a>(
+    file: &StrobeFile<'a>,
+    ftrace: &FtraceEvents,
+    saved_comms: &[(i32, String)],
+    f: &mut dyn FnMut(&Item<'_>),
+    progress: &mut dyn FnMut(u64, u64),
+) -> StreamStats {
+    let mut stats = StreamStats::default();
+    for (pid, name) in saved_comms {
+        f(&Item::Comm {
+            pid: *pid,
+            tid: *pid,
+            name: name.as_bytes(),
+            exec: false,
+        });
+    }
+    let total: u64 = file.ftrace_chunks().map(|c| c.header.raw_len as u64).sum();
+    let mut by_cpu: BTreeMap<u32, Vec<ChunkRef>> = BTreeMap::new();
+    for chunk in file.ftrace_chunks() {
+        by_cpu.entry(chunk.header.cpu).or_default().push(*chunk);
+    }
+    std::thread::scope(|scope| {
+        let mut cursors: Vec<FtraceCursor<'a>> = Vec::new();
+        for (cpu, chunks) in by_cpu {
+            let (sender, source) = sync_channel(2);
+            scope.spawn(move || {
+                for chunk in &chunks {
+                    if sender.send(file.payload(chunk)).is_err() {
+                        break;
+                    }
+                }
+            });
+            cursors.push(FtraceCursor {
+                source,
+                payload: Cow::Borrowed(&[]),
+                page_pos: 0,
+                events: Vec::new(),
+                next: 0,
+                cpu,
+            });
+        }
+        let mut heap = BinaryHeap::new();
+        for (i, cursor) in cursors.iter_mut().enumerate() {
+            if let Some((time, _, _)) = cursor.current(ftrace, &mut stats) {
+                heap.push(Reverse((time, i)));
+            }
+        }
+        let chain: [u64; 0] = [];
+        let (mut done, mut since_report) = (0u64, 0u64);
+        while let Some(Reverse((time, i))) = heap.pop() {
+            let cursor = &mut cursors[i];
+            let Some((_, offset, len)) = cursor.current(ftrace, &mut stats) else {
+                continue;
+            };
+            let raw = &cursor.payload[offset..offset + len];
+            let id = raw.get(..2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+            match id.and_then(|id| ftrace.by_id.get(&id)) {
+                Some(&event) => {
+                    let tid = raw
+                        .get(4..8)
+                        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .unwrap_or(-1);
+                    let ip = ftrace.ip_field[event]
+                        .and_then(|(at, size)| raw.get(at..at + size))
+                        .map(|b| b.iter().rev().fold(0u64, |v, &x| v << 8 | x as u64))
+                        .unwrap_or(0);
+                    f(&Item::Sample(Sample {
+                        event,
+                        pid: tid,
+                        tid,
+                        ip,
+                        period: 1,
+                        cpu: Some(cursor.cpu),
+                        kernel: true,
+                        time,
+                        callchain: &chain,
+                        raw,
+                    }));
+                }
+                None => stats.malformed += 1,
+            }
+            cursor.next += 1;
+            since_report += len as u64 + 4;
+            if since_report >= 1 << 20 {
+                done += since_report;
+                since_report = 0;
+                progress(done.min(total), total);
+            }
+            if let Some((next_time, _, _)) = cursor.current(ftrace, &mut stats) {
+                heap.push(Reverse((next_time, i)));
+            }
+        }
+    });
+    stats
 }

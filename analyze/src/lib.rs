@@ -11,7 +11,9 @@ pub mod decode;
 pub mod filter;
 pub mod input;
 pub mod report;
+pub mod script;
 pub mod symbols;
+pub mod tracing_data;
 
 pub use linux_perf_event_reader as perf_records;
 
@@ -28,6 +30,12 @@ pub enum AnalyzeError {
     /// The recording lists no events.
     #[error("the recording lists no events")]
     NoEvents,
+    /// The ftrace metadata of a trace recording is unusable.
+    #[error("cannot read the ftrace pages of this recording: {0}")]
+    Ftrace(String),
+    /// Writing the output failed (a closed pipe, a full disk).
+    #[error(transparent)]
+    Output(std::io::Error),
     /// A perf.data file could not be read.
     #[error("cannot read the perf.data file: {0}")]
     PerfData(String),

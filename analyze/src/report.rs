@@ -483,6 +483,63 @@ impl Resolver<'_> {
     }
 }
 
+/// Thread names and code locations as a pass over a recording learns
+/// them, for analyzers other than the report (script).
+pub(crate) struct Symbolizer<'k> {
+    state: ProcessState,
+    resolver: Resolver<'k>,
+}
+
+impl<'k> Symbolizer<'k> {
+    pub(crate) fn new(kernel: &'k KernelSymbols, recording: &Recording<'_>) -> Self {
+        Symbolizer {
+            state: ProcessState::default(),
+            resolver: Resolver {
+                kernel,
+                dsos: DsoCache::with_build_ids(recording.build_ids.clone()),
+                cache: FxHashMap::default(),
+                names: Interner::default(),
+                frame_cache: FxHashMap::default(),
+                frame_store: Vec::new(),
+                srcline_cache: FxHashMap::default(),
+                jit_maps: FxHashMap::default(),
+            },
+        }
+    }
+
+    /// Takes in a side-band item (names, mappings, forks).
+    pub(crate) fn apply(&mut self, item: &Item<'_>) {
+        self.state.apply(item);
+    }
+
+    /// Names a thread that nothing else has named.
+    pub(crate) fn name_if_unknown(&mut self, tid: i32, name: &str) {
+        if !self.state.comms.contains_key(&tid) {
+            let id = self.state.strings.intern(name);
+            self.state.comms.insert(tid, id);
+        }
+    }
+
+    /// The command name of a thread (its process's if it has none; perf's
+    /// names for the idle task and for unknown threads otherwise).
+    pub(crate) fn comm(&mut self, pid: i32, tid: i32) -> &str {
+        match self.state.comms.get(&tid).or_else(|| self.state.comms.get(&pid)) {
+            Some(&id) => self.state.strings.get(id),
+            None if tid == 0 => "swapper",
+            None => ":unknown",
+        }
+    }
+
+    /// The shared object and symbol of an address.
+    pub(crate) fn location(&mut self, pid: i32, addr: u64, kernel: bool) -> (String, String) {
+        let loc = self.resolver.resolve(&self.state, pid, addr, kernel);
+        (
+            self.resolver.names.get(loc.dso).to_string(),
+            self.resolver.names.get(loc.sym).to_string(),
+        )
+    }
+}
+
 /// A call-graph tree under construction; node 0 is the root. Nodes keep
 /// their children in a small list: most have one or two, so a linear scan
 /// beats a hash map in time and memory.
@@ -619,6 +676,7 @@ pub fn build_with_progress(
                 kernel: in_kernel,
                 time,
                 callchain,
+                raw: _,
             }) = *item
             else {
                 state.apply(item);

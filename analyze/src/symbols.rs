@@ -166,6 +166,11 @@ impl KernelSymbols {
         Some((name, dso))
     }
 
+    /// The symbol containing `addr`, with the offset into it.
+    pub fn lookup_offset(&self, addr: u64) -> Option<(&str, u64)> {
+        self.table.lookup(addr)
+    }
+
     /// Number of symbols.
     pub fn len(&self) -> usize {
         self.table.len()

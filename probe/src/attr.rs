@@ -13,6 +13,13 @@ use perf_event_open_sys::bindings as b;
 /// kernels as long as the newer fields are zero).
 pub const ATTR_SIZE: usize = b::PERF_ATTR_SIZE_VER8 as usize;
 
+/// `PERF_TYPE_SOFTWARE`.
+pub const PERF_TYPE_SOFTWARE: u32 = perf_event_open_sys::bindings::PERF_TYPE_SOFTWARE;
+/// `PERF_TYPE_HARDWARE`.
+pub const PERF_TYPE_HARDWARE: u32 = perf_event_open_sys::bindings::PERF_TYPE_HARDWARE;
+/// `PERF_TYPE_TRACEPOINT`.
+pub const PERF_TYPE_TRACEPOINT: u32 = perf_event_open_sys::bindings::PERF_TYPE_TRACEPOINT;
+
 /// `PERF_SAMPLE_*` bits strobe uses.
 pub mod sample {
     use perf_event_open_sys::bindings as b;

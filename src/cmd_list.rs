@@ -1,0 +1,225 @@
+//! `strobe list`: the events strobe can record, with a line about each.
+
+use crate::cli::ListArgs;
+use anyhow::{bail, Result};
+use regex::Regex;
+use serde_json::json;
+use std::io::Write;
+use strobe_probe::spec::named_events;
+use strobe_probe::tracefs::{glob_match, Tracefs};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Software,
+    Hardware,
+    Tracepoint,
+    Probe,
+}
+
+impl Class {
+    fn parse(word: &str) -> Option<Self> {
+        Some(match word {
+            "sw" | "software" => Class::Software,
+            "hw" | "hardware" => Class::Hardware,
+            "tracepoint" | "tracepoints" | "tp" => Class::Tracepoint,
+            "probe" | "probes" | "dynamic" => Class::Probe,
+            _ => return None,
+        })
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Class::Software => "Software event",
+            Class::Hardware => "Hardware event",
+            Class::Tracepoint => "Tracepoint event",
+            Class::Probe => "Dynamic probe",
+        }
+    }
+}
+
+/// How a name pattern matches: a glob (`sched:*`) over the whole name, a
+/// regular expression (anything with `^$()|+\{}`) anywhere in it, or a plain
+/// word anywhere in it.
+enum Pattern {
+    Glob(String),
+    Regex(Regex),
+    Word(String),
+}
+
+impl Pattern {
+    fn parse(text: &str) -> Result<Self> {
+        if text.contains(['^', '$', '(', ')', '|', '+', '\\', '{', '}']) {
+            match Regex::new(text) {
+                Ok(re) => Ok(Pattern::Regex(re)),
+                Err(e) => bail!("`{text}` is not a valid regular expression: {e}"),
+            }
+        } else if strobe_probe::tracefs::is_glob(text) {
+            Ok(Pattern::Glob(text.to_string()))
+        } else {
+            Ok(Pattern::Word(text.to_string()))
+        }
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Pattern::Glob(g) => glob_match(g, name),
+            Pattern::Regex(re) => re.is_match(name),
+            Pattern::Word(w) => name.contains(w.as_str()),
+        }
+    }
+}
+
+struct Listed {
+    name: String,
+    class: Class,
+    description: String,
+    encoding: Option<(u32, u64)>,
+}
+
+/// A tracepoint's one-line description: its fields.
+fn tracepoint_description(format: &str) -> String {
+    let fields: Vec<&str> = format
+        .lines()
+        .filter_map(|l| {
+            let decl = l.trim().strip_prefix("field:")?.split(';').next()?;
+            let name = decl.trim().rsplit([' ', '*']).next()?;
+            let name = name.split('[').next()?;
+            (!name.starts_with("common_")).then_some(name)
+        })
+        .collect();
+    if fields.is_empty() {
+        "no fields".to_string()
+    } else {
+        format!("fields: {}", fields.join(", "))
+    }
+}
+
+pub fn run(args: ListArgs) -> Result<i32> {
+    let mut classes = Vec::new();
+    let mut patterns = Vec::new();
+    for word in &args.filters {
+        match Class::parse(word) {
+            Some(class) => classes.push(class),
+            None => patterns.push(Pattern::parse(word)?),
+        }
+    }
+    let wanted = |class: Class| classes.is_empty() || classes.contains(&class);
+    let mut listed = Vec::new();
+    for event in named_events() {
+        let class = if event.type_ == strobe_probe::attr::PERF_TYPE_SOFTWARE {
+            Class::Software
+        } else {
+            Class::Hardware
+        };
+        if wanted(class) {
+            let config = strobe_probe::EventSpec::parse(event.name)
+                .map(|s| s.config)
+                .unwrap_or(0);
+            listed.push(Listed {
+                name: event.name.to_string(),
+                class,
+                description: event.description.to_string(),
+                encoding: Some((event.type_, config)),
+            });
+        }
+    }
+    let mut notes = Vec::new();
+    if wanted(Class::Tracepoint) || wanted(Class::Probe) {
+        match Tracefs::open() {
+            Ok(fs) => {
+                if wanted(Class::Tracepoint) {
+                    for tp in fs.tracepoints()? {
+                        let name = tp.to_string();
+                        if !patterns.is_empty() && !patterns.iter().any(|p| p.matches(&name)) {
+                            continue;
+                        }
+                        let format = fs.format_text(&tp).unwrap_or_default();
+                        let id = format
+                            .lines()
+                            .find_map(|l| l.strip_prefix("ID:"))
+                            .and_then(|id| id.trim().parse::<u64>().ok());
+                        listed.push(Listed {
+                            name,
+                            class: Class::Tracepoint,
+                            description: tracepoint_description(&format),
+                            encoding: id.map(|id| (strobe_probe::attr::PERF_TYPE_TRACEPOINT, id)),
+                        });
+                    }
+                }
+                if wanted(Class::Probe) {
+                    for line in fs.dynamic_events() {
+                        // "p:kprobes/name target args" or "r:..." or "p:uprobes/..."
+                        let mut words = line.split_whitespace();
+                        let Some(head) = words.next() else { continue };
+                        let (kind, event) = head.split_once(':').unwrap_or(("?", head));
+                        let kind = match kind.chars().next() {
+                            Some('p') => "probe",
+                            Some('r') => "return probe",
+                            Some('e') => "eprobe",
+                            Some('s') => "synthetic event",
+                            Some('f') => "fprobe",
+                            _ => "dynamic event",
+                        };
+                        let rest: Vec<&str> = words.collect();
+                        listed.push(Listed {
+                            name: event.replace('/', ":"),
+                            class: Class::Probe,
+                            description: format!("{kind} on {}", rest.join(" ")),
+                            encoding: None,
+                        });
+                    }
+                }
+            }
+            Err(e) => notes.push(format!("tracepoints and probes are not listed: {e}")),
+        }
+    }
+    listed.retain(|l| patterns.is_empty() || patterns.iter().any(|p| p.matches(&l.name)));
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let items: Vec<_> = listed
+            .iter()
+            .map(|l| {
+                let mut v = json!({
+                    "name": l.name,
+                    "kind": l.class.label(),
+                    "description": l.description,
+                });
+                if let Some((type_, config)) = l.encoding {
+                    v["type"] = type_.into();
+                    v["config"] = config.into();
+                }
+                v
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &items)?;
+        writeln!(out)?;
+    } else {
+        let width = listed.iter().map(|l| l.name.len()).max().unwrap_or(0).max(24);
+        let mut last: Option<Class> = None;
+        for l in &listed {
+            if last != Some(l.class) {
+                if last.is_some() {
+                    writeln!(out)?;
+                }
+                writeln!(out, "List of {}s:", l.class.label().to_lowercase())?;
+                last = Some(l.class);
+            }
+            writeln!(
+                out,
+                "  {:<width$}  [{}] {}",
+                l.name,
+                l.class.label(),
+                l.description
+            )?;
+        }
+    }
+    for note in notes {
+        eprintln!("strobe: {note}");
+    }
+    if listed.is_empty() && !args.filters.is_empty() {
+        eprintln!("strobe: no event matches {}", args.filters.join(" "));
+        return Ok(1);
+    }
+    Ok(0)
+}

@@ -107,7 +107,12 @@ pub struct TraceArgs {
     #[arg(short = 'b', long = "buffer-size", value_name = "SIZE")]
     pub buffer_size: Option<String>,
     /// Output file; an existing file is renamed to FILE.old.
-    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "strobe.data")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        default_value = "strobe.data"
+    )]
     pub output: PathBuf,
     /// Print events as they happen instead of writing a file.
     #[arg(long)]

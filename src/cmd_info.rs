@@ -189,9 +189,17 @@ pub fn run(args: InfoArgs) -> Result<i32> {
         if !ftrace.notrace.is_empty() {
             writeln!(w, "#   notrace: {}", ftrace.notrace.join(" "))?;
         }
-        for event in ftrace.events.iter().filter(|e| !e.name.starts_with("ftrace:")) {
+        for event in ftrace
+            .events
+            .iter()
+            .filter(|e| !e.name.starts_with("ftrace:"))
+        {
             match &event.filter {
-                Some(filter) => writeln!(w, "# event: {} (id {}, filter {filter})", event.name, event.id)?,
+                Some(filter) => writeln!(
+                    w,
+                    "# event: {} (id {}, filter {filter})",
+                    event.name, event.id
+                )?,
                 None => writeln!(w, "# event: {} (id {})", event.name, event.id)?,
             }
         }

@@ -195,7 +195,12 @@ pub fn run(args: ListArgs) -> Result<i32> {
         serde_json::to_writer_pretty(&mut out, &items)?;
         writeln!(out)?;
     } else {
-        let width = listed.iter().map(|l| l.name.len()).max().unwrap_or(0).max(24);
+        let width = listed
+            .iter()
+            .map(|l| l.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(24);
         let mut last: Option<Class> = None;
         for l in &listed {
             if last != Some(l.class) {

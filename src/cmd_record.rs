@@ -1,10 +1,10 @@
 //! `strobe record`.
 
 use crate::cli::RecordArgs;
+use crate::output_file::OutputFile;
 use crate::signals;
 use crate::units::{human_bytes, parse_size};
 use anyhow::{bail, Context, Result};
-use crate::output_file::OutputFile;
 use strobe_probe::{CpuList, EventSpec};
 use strobe_record::workload::Workload;
 use strobe_record::{Controls, RecordOptions, Session, Targets};

@@ -16,7 +16,9 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     let sort = SortKey::parse_list(&args.sort).map_err(anyhow::Error::msg)?;
     let path = crate::recording_file::default_path(args.input.as_ref());
     let file = crate::recording_file::MappedFile::open(&path)?;
-    file.with_recording(|recording, trailer_lost| report_recording(recording, trailer_lost, &file.map, &args, sort))
+    file.with_recording(|recording, trailer_lost| {
+        report_recording(recording, trailer_lost, &file.map, &args, sort)
+    })
 }
 
 fn report_recording(
@@ -26,7 +28,10 @@ fn report_recording(
     args: &ReportArgs,
     sort: Vec<SortKey>,
 ) -> Result<i32> {
-    let path = &args.input.clone().unwrap_or_else(|| crate::recording_file::default_path(None));
+    let path = &args
+        .input
+        .clone()
+        .unwrap_or_else(|| crate::recording_file::default_path(None));
     let origin = match recording.start_time {
         Some(time) => time,
         // Only a time window needs the first sample's time; find it then.

@@ -39,7 +39,9 @@ fn pair_filters(
         .collect();
     for (&at, filter) in filter_at.iter().zip(filters) {
         let Some(target) = lists.iter_mut().rev().find(|(e, _, _)| *e < at) else {
-            return Err(format!("--filter '{filter}' must follow the -e it applies to"));
+            return Err(format!(
+                "--filter '{filter}' must follow the -e it applies to"
+            ));
         };
         if target.2.is_some() {
             return Err(format!(

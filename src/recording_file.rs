@@ -52,8 +52,8 @@ impl MappedFile {
             warn_formats(&recording);
             return f(&recording, None);
         }
-        let strobe_file =
-            StrobeFile::parse(&self.map).with_context(|| format!("cannot read {}", path.display()))?;
+        let strobe_file = StrobeFile::parse(&self.map)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if let Some(r) = &strobe_file.recovery {
             eprintln!(
                 "strobe: {} was not finished ({}); reading the {} chunks recovered",

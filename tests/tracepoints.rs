@@ -76,7 +76,14 @@ fn tracepoint_filter_records_exactly_the_getppid_calls() {
     let data = dir.join("getppid.data");
     let calls = 4321;
     let out = run(strobe()
-        .args(["record", "-e", "raw_syscalls:sys_enter", "--filter", "id == 110", "-o"])
+        .args([
+            "record",
+            "-e",
+            "raw_syscalls:sys_enter",
+            "--filter",
+            "id == 110",
+            "-o",
+        ])
         .arg(&data)
         .arg("--")
         .arg(workload("getppid"))
@@ -102,21 +109,37 @@ fn rejected_filter_shows_the_kernels_reason_with_a_caret() {
     let _serial = serial();
     let dir = scratch("tp_bad_filter");
     let out = run(strobe()
-        .args(["record", "-e", "raw_syscalls:sys_enter", "--filter", "idd == 110", "-o"])
+        .args([
+            "record",
+            "-e",
+            "raw_syscalls:sys_enter",
+            "--filter",
+            "idd == 110",
+            "-o",
+        ])
         .arg(dir.join("x.data"))
         .args(["--", "true"]));
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Field not found"), "{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
-    let filter_line = lines.iter().position(|l| l.trim() == "idd == 110").expect("the filter is shown");
+    let filter_line = lines
+        .iter()
+        .position(|l| l.trim() == "idd == 110")
+        .expect("the filter is shown");
     let caret = lines[filter_line + 1];
     assert!(caret.trim() == "^", "a caret line follows: {stderr}");
     assert!(!dir.join("x.data").exists(), "no file is left behind");
     // An event that does not exist gets a suggestion.
-    let out = run(strobe().args(["record", "-e", "sched:sched_swich", "-a", "-o"]).arg(dir.join("y.data")).args(["--", "true"]));
+    let out = run(strobe()
+        .args(["record", "-e", "sched:sched_swich", "-a", "-o"])
+        .arg(dir.join("y.data"))
+        .args(["--", "true"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("did you mean `sched:sched_switch`"), "{stderr}");
+    assert!(
+        stderr.contains("did you mean `sched:sched_switch`"),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
@@ -161,24 +184,37 @@ fn sched_switch_fields_decode_and_count_two_per_round_trip() {
     for e in &switches {
         // The switched-out task is the one the sample belongs to.
         assert_eq!(field(e, "prev_pid").as_i64(), e["tid"].as_i64());
-        assert!(field(e, "next_comm").as_str().is_some_and(|c| !c.is_empty()));
+        assert!(field(e, "next_comm")
+            .as_str()
+            .is_some_and(|c| !c.is_empty()));
         // prev_state prints by name through the print format's __print_flags.
         let trace = e["trace"].as_str().unwrap();
         assert!(
-            trace.contains("prev_state=S") || trace.contains("prev_state=D") || trace.contains("prev_state=R"),
+            trace.contains("prev_state=S")
+                || trace.contains("prev_state=D")
+                || trace.contains("prev_state=R"),
             "{trace}"
         );
         assert!(trace.starts_with("prev_comm=pingpong prev_pid="), "{trace}");
     }
     // The text form is perf script's shape.
-    let out = run(strobe().args(["script", "-i"]).arg(&data).args(["--comm", "pingpong"]));
+    let out = run(strobe()
+        .args(["script", "-i"])
+        .arg(&data)
+        .args(["--comm", "pingpong"]));
     ok(&out, "strobe script");
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.contains("prev_comm=pingpong")).expect("a pingpong line");
+    let line = text
+        .lines()
+        .find(|l| l.contains("prev_comm=pingpong"))
+        .expect("a pingpong line");
     let words: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(words[0], "pingpong");
     assert!(words[1].parse::<i32>().is_ok(), "{line}");
-    assert!(words[2].starts_with('[') && words[2].ends_with(']'), "{line}");
+    assert!(
+        words[2].starts_with('[') && words[2].ends_with(']'),
+        "{line}"
+    );
     assert!(words[3].ends_with(':') && words[3].contains('.'), "{line}");
     assert_eq!(words[4], "sched:sched_switch:");
     // -F picks fields by name, flags by name as well.
@@ -189,7 +225,10 @@ fn sched_switch_fields_decode_and_count_two_per_round_trip() {
     ok(&out, "strobe script -F");
     let text = String::from_utf8_lossy(&out.stdout);
     let first = text.lines().next().unwrap();
-    assert!(first.contains("prev_pid=") && first.contains("next_comm="), "{first}");
+    assert!(
+        first.contains("prev_pid=") && first.contains("next_comm="),
+        "{first}"
+    );
 }
 
 #[test]
@@ -221,16 +260,28 @@ fn trace_matches_record_on_sched_switch() {
     ok(&out, "strobe trace");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("[ strobe trace: wrote"), "{stderr}");
-    assert_eq!(global_state(), before, "the global tracing state is unchanged");
+    assert_eq!(
+        global_state(),
+        before,
+        "the global tracing state is unchanged"
+    );
     // The file holds ftrace pages, not perf records.
     let info = info_json(&traced);
-    assert_eq!(info["session"]["ftrace"]["events"][0]["name"], "sched:sched_switch");
+    assert_eq!(
+        info["session"]["ftrace"]["events"][0]["name"],
+        "sched:sched_switch"
+    );
     let from_record = script_json(&recorded);
     let from_trace = script_json(&traced);
     let a = pingpong_switches(&from_record);
     let b = pingpong_switches(&from_trace);
     let ratio = b.len() as f64 / a.len() as f64;
-    assert!((0.9..=1.1).contains(&ratio), "record {} vs trace {}", a.len(), b.len());
+    assert!(
+        (0.9..=1.1).contains(&ratio),
+        "record {} vs trace {}",
+        a.len(),
+        b.len()
+    );
     // The same fields, decoded the same way.
     let keys = |e: &Value| {
         let mut k: Vec<String> = e["fields"].as_object().unwrap().keys().cloned().collect();
@@ -240,7 +291,10 @@ fn trace_matches_record_on_sched_switch() {
     assert_eq!(keys(a[0]), keys(b[0]));
     for e in &b {
         assert_eq!(field(e, "prev_pid").as_i64(), e["tid"].as_i64());
-        assert!(e["trace"].as_str().unwrap().starts_with("prev_comm=pingpong"));
+        assert!(e["trace"]
+            .as_str()
+            .unwrap()
+            .starts_with("prev_comm=pingpong"));
     }
     // Times are CLOCK_MONOTONIC, as in strobe record: later than the record run's.
     let last_record = a.last().unwrap()["time"].as_u64().unwrap();
@@ -268,7 +322,10 @@ fn trace_function_tracer_under_lockdown_fails_in_one_line() {
     );
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains("lockdown") && stderr.contains("tracepoints"), "{stderr}");
+    assert!(
+        stderr.contains("lockdown") && stderr.contains("tracepoints"),
+        "{stderr}"
+    );
     assert_eq!(global_state(), before, "no instance is left behind");
     assert!(!dir.join("f.data").exists());
 }
@@ -325,7 +382,12 @@ fn kmalloc_gfp_flags_print_by_name() {
         &run(strobe()
             .args(["record", "-e", "kmem:kmalloc", "-a", "-o"])
             .arg(&data)
-            .args(["--", "sh", "-c", "for i in 1 2 3 4 5; do cat /proc/self/status /etc/passwd >/dev/null; done"])),
+            .args([
+                "--",
+                "sh",
+                "-c",
+                "for i in 1 2 3 4 5; do cat /proc/self/status /etc/passwd >/dev/null; done",
+            ])),
         "strobe record",
     );
     let events = script_json(&data);
@@ -334,11 +396,18 @@ fn kmalloc_gfp_flags_print_by_name() {
         .iter()
         .filter(|e| e["trace"].as_str().unwrap().contains("gfp_flags=GFP_"))
         .count();
-    assert!(named * 2 > events.len(), "{named} of {} name their gfp flags", events.len());
+    assert!(
+        named * 2 > events.len(),
+        "{named} of {} name their gfp flags",
+        events.len()
+    );
     // call_site prints as a kernel symbol (%pS).
     assert!(events.iter().any(|e| {
         let t = e["trace"].as_str().unwrap();
-        t.contains("call_site=") && t.split("call_site=").nth(1).is_some_and(|s| s.contains('+'))
+        t.contains("call_site=")
+            && t.split("call_site=")
+                .nth(1)
+                .is_some_and(|s| s.contains('+'))
     }));
 }
 
@@ -412,21 +481,40 @@ fn list_shows_events_with_descriptions() {
     let out = run(strobe().args(["list"]));
     ok(&out, "strobe list");
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in ["cpu-clock", "[Software event]", "cycles", "[Hardware event]", "sched:sched_switch", "[Tracepoint event]"] {
+    for needle in [
+        "cpu-clock",
+        "[Software event]",
+        "cycles",
+        "[Hardware event]",
+        "sched:sched_switch",
+        "[Tracepoint event]",
+    ] {
         assert!(text.contains(needle), "strobe list shows {needle}");
     }
     let out = run(strobe().args(["list", "sched:sched_s*"]));
     ok(&out, "strobe list GLOB");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("sched:sched_switch") && !text.contains("cpu-clock"), "{text}");
-    assert!(text.contains("prev_comm"), "a tracepoint's line names its fields: {text}");
+    assert!(
+        text.contains("sched:sched_switch") && !text.contains("cpu-clock"),
+        "{text}"
+    );
+    assert!(
+        text.contains("prev_comm"),
+        "a tracepoint's line names its fields: {text}"
+    );
     let out = run(strobe().args(["list", "--json", "sys_enter_(getppid|getpid)$"]));
     ok(&out, "strobe list REGEX --json");
     let items: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = items.iter().map(|i| i["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["syscalls:sys_enter_getpid", "syscalls:sys_enter_getppid"]);
+    assert_eq!(
+        names,
+        ["syscalls:sys_enter_getpid", "syscalls:sys_enter_getppid"]
+    );
     assert_eq!(items[0]["type"], 2);
     let out = run(strobe().args(["list", "sw"]));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("page-faults") && !text.contains("Tracepoint"), "{text}");
+    assert!(
+        text.contains("page-faults") && !text.contains("Tracepoint"),
+        "{text}"
+    );
 }

@@ -5,15 +5,15 @@
 use crate::decode::Decoder;
 use crate::tracing_data::TracingData;
 use crate::AnalyzeError;
-use std::sync::Arc;
-use strobe_probe::tracefs::format::TracepointFormat;
-use strobe_probe::tracefs::page::{Missed, Page, PageLayout};
 use linux_perf_data::{PerfFileReader, PerfFileRecord};
 use linux_perf_event_reader::{CpuMode, EventRecord};
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use strobe_probe::tracefs::format::TracepointFormat;
+use strobe_probe::tracefs::page::{Missed, Page, PageLayout};
 use strobe_record::format::reader::{ChunkRef, FormatError, StrobeFile};
 use strobe_record::format::records::{RawRecord, RecordIter};
 use strobe_record::format::{FILE_MAGIC, NO_CPU};
@@ -324,9 +324,11 @@ impl<'a> Recording<'a> {
         let mut formats = Vec::new();
         let mut format_errors = Vec::new();
         for meta in &file.session.events {
-            formats.push(meta.format.as_deref().and_then(|text| {
-                parse_format(&meta.name, text, &mut format_errors)
-            }));
+            formats.push(
+                meta.format
+                    .as_deref()
+                    .and_then(|text| parse_format(&meta.name, text, &mut format_errors)),
+            );
         }
         let ftrace = match ftrace_meta {
             Some(meta) => {
@@ -678,7 +680,11 @@ struct FtraceCursor<'a> {
 impl FtraceCursor<'_> {
     /// The next event (time, offset, length), loading pages and chunks as
     /// needed. Damaged pages are counted and skipped.
-    fn current(&mut self, ftrace: &FtraceEvents, stats: &mut StreamStats) -> Option<(u64, usize, usize)> {
+    fn current(
+        &mut self,
+        ftrace: &FtraceEvents,
+        stats: &mut StreamStats,
+    ) -> Option<(u64, usize, usize)> {
         loop {
             if let Some(&event) = self.events.get(self.next) {
                 return Some(event);

@@ -523,7 +523,12 @@ impl<'k> Symbolizer<'k> {
     /// The command name of a thread (its process's if it has none; perf's
     /// names for the idle task and for unknown threads otherwise).
     pub(crate) fn comm(&mut self, pid: i32, tid: i32) -> &str {
-        match self.state.comms.get(&tid).or_else(|| self.state.comms.get(&pid)) {
+        match self
+            .state
+            .comms
+            .get(&tid)
+            .or_else(|| self.state.comms.get(&pid))
+        {
             Some(&id) => self.state.strings.get(id),
             None if tid == 0 => "swapper",
             None => ":unknown",

@@ -150,10 +150,10 @@ pub fn run(
     let mut io_error: Option<std::io::Error> = None;
     let needs_location = options.filter.has_name_filters()
         || options.json
-        || options.columns.as_ref().is_none_or(|c| {
-            c.iter()
-                .any(|c| matches!(c, Column::Sym | Column::Dso))
-        });
+        || options
+            .columns
+            .as_ref()
+            .is_none_or(|c| c.iter().any(|c| matches!(c, Column::Sym | Column::Dso)));
     let stream = recording.for_each(|item| {
         if io_error.is_some() {
             return;
@@ -162,11 +162,17 @@ pub fn run(
             symbolizer.apply(item);
             return;
         };
-        if !options.filter.passes_ids(sample.pid, sample.tid, sample.cpu, sample.time) {
+        if !options
+            .filter
+            .passes_ids(sample.pid, sample.tid, sample.cpu, sample.time)
+        {
             stats.filtered_out += 1;
             return;
         }
-        let format = recording.formats.get(sample.event).and_then(|f| f.as_deref());
+        let format = recording
+            .formats
+            .get(sample.event)
+            .and_then(|f| f.as_deref());
         let comm = symbolizer.comm(sample.pid, sample.tid).to_string();
         let (dso, sym) = if needs_location && (format.is_none() || sample.ip != 0) {
             symbolizer.location(sample.pid, sample.ip, sample.kernel)
@@ -191,7 +197,9 @@ pub fn run(
         line.clear();
         let event_name = &recording.events[sample.event];
         if options.json {
-            json_line(&mut line, sample, format, event_name, &comm, &dso, &sym, &symbols, &mut stats);
+            json_line(
+                &mut line, sample, format, event_name, &comm, &dso, &sym, &symbols, &mut stats,
+            );
         } else {
             text_line(
                 &mut line, options, sample, format, event_name, width, &comm, &dso, &sym, &symbols,

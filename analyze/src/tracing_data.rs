@@ -64,7 +64,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn u32(&mut self, what: &'static str) -> Result<u32, TracingDataError> {
-        let b: [u8; 4] = self.take(4, what)?.try_into().map_err(|_| self.error(what))?;
+        let b: [u8; 4] = self
+            .take(4, what)?
+            .try_into()
+            .map_err(|_| self.error(what))?;
         Ok(if self.big_endian {
             u32::from_be_bytes(b)
         } else {
@@ -73,7 +76,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn u64(&mut self, what: &'static str) -> Result<u64, TracingDataError> {
-        let b: [u8; 8] = self.take(8, what)?.try_into().map_err(|_| self.error(what))?;
+        let b: [u8; 8] = self
+            .take(8, what)?
+            .try_into()
+            .map_err(|_| self.error(what))?;
         Ok(if self.big_endian {
             u64::from_be_bytes(b)
         } else {

@@ -52,7 +52,9 @@ pub enum RecordError {
     #[error("the function tracer is blocked by kernel lockdown ({0} mode, /sys/kernel/security/lockdown): tracepoints (-e) still work; --func needs a kernel booted without lockdown")]
     FunctionTracerBlocked(String),
     /// A `--func`/`--notrace` glob matched no traceable function.
-    #[error("no traceable function matches `{0}`: available_filter_functions in tracefs lists them")]
+    #[error(
+        "no traceable function matches `{0}`: available_filter_functions in tracefs lists them"
+    )]
     NoSuchFunction(String),
     /// The kernel has no such tracer for an instance.
     #[error("this kernel has no {0} tracer for tracefs instances (function_graph in instances needs Linux 6.11 or later)")]

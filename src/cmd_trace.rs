@@ -98,7 +98,7 @@ pub fn run(args: TraceArgs) -> Result<i32> {
             p.print(cpu, pages, layout, subbuf);
         }
     };
-    let live: Option<&mut dyn FnMut(u32, &[u8], &PageLayout, usize)> = if args.live {
+    let live: Option<strobe_record::ftrace::PageSink<'_>> = if args.live {
         Some(&mut print_pages)
     } else {
         None

@@ -63,6 +63,8 @@ fn golden_recording(dir: &Path) -> PathBuf {
             name: "cpu-clock".into(),
             attr: hex_encode(&attr.to_bytes()),
             ids: vec![1],
+            format: None,
+            filter: None,
         }],
         ..Default::default()
     };

@@ -484,7 +484,7 @@ impl<S: Sink> TraceSession<S> {
             }
             Ok::<(), RecordError>(())
         });
-        if let Some(w) = workload.as_deref_mut() {
+        if let Some(w) = workload {
             if result.is_err() {
                 w.terminate();
             }

@@ -587,9 +587,29 @@ fn read_cpu(
 ) {
     let mut pages = Vec::with_capacity(subbuf * PAGES_PER_BATCH);
     let mut page = vec![0u8; subbuf];
+    let mut last_read = std::time::Instant::now();
     loop {
         let last_round = finishing.load(Ordering::Relaxed);
+        // poll says readable once the buffer is `buffer_percent` full
+        // (half, by default), so pages are read whole. A read without
+        // that would take a page the writer is still filling, and store
+        // it half empty: that is done only once a second, so a trace of
+        // rare events still shows them, and at the end.
+        if !last_round {
+            let mut fd = libc::pollfd {
+                fd: file.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for the duration of the call.
+            let ready = unsafe { libc::poll(&mut fd, 1, 50) } > 0;
+            if !ready && last_read.elapsed() < Duration::from_secs(1) {
+                continue;
+            }
+        }
+        last_read = std::time::Instant::now();
         // Read until the buffer is empty (EAGAIN) or a batch is full.
+        let mut full = false;
         loop {
             match file.read(&mut page) {
                 Ok(0) => break,
@@ -600,6 +620,7 @@ fn read_cpu(
                     pages.extend_from_slice(&page[..n]);
                     pages.resize(pages.len() + (subbuf - n), 0);
                     if pages.len() >= subbuf * PAGES_PER_BATCH {
+                        full = true;
                         break;
                     }
                 }
@@ -607,7 +628,6 @@ fn read_cpu(
                 Err(_) => break,
             }
         }
-        let full = pages.len() >= subbuf * PAGES_PER_BATCH;
         if !pages.is_empty() {
             let batch = Batch {
                 cpu,
@@ -617,19 +637,9 @@ fn read_cpu(
                 return;
             }
         }
-        if full {
-            continue;
-        }
-        if last_round {
+        if last_round && !full {
             return;
         }
-        let mut fd = libc::pollfd {
-            fd: file.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        unsafe { libc::poll(&mut fd, 1, 50) };
     }
 }
 

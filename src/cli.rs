@@ -143,7 +143,7 @@ pub struct ListArgs {
     /// expression on the names.
     #[arg(value_name = "FILTER")]
     pub filters: Vec<String>,
-    /// Print JSON: one object per event.
+    /// Print JSON: an array with one object per event.
     #[arg(long)]
     pub json: bool,
 }

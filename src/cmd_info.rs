@@ -251,6 +251,10 @@ pub fn run(args: InfoArgs) -> Result<i32> {
         totals.records, totals.samples
     )?;
     match trailer {
+        Some(t) if session.ftrace.is_some() => {
+            let read: u64 = t.ftrace_cpus.iter().map(|c| c.read_events).sum();
+            writeln!(w, "# recorded: {read} events read from the ftrace buffers; lost {lost_events} (overrun or dropped)")?;
+        }
         Some(t) => {
             let recorded: u64 = t.cpus.iter().map(|c| c.samples).sum();
             writeln!(w, "# recorded: {recorded} samples; lost {lost_events} events (buffer full), {lost_samples} samples (dropped by the kernel)")?;

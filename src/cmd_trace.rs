@@ -60,7 +60,7 @@ pub fn run(args: TraceArgs) -> Result<i32> {
         functions: args.func.clone(),
         notrace: args.notrace.clone(),
         targets: Targets {
-            system_wide: args.all_cpus || cpus.is_some(),
+            system_wide: (args.all_cpus || cpus.is_some()) && args.pids.is_empty(),
             cpus,
             pids: args.pids.clone(),
             tids: Vec::new(),
@@ -109,6 +109,12 @@ pub fn run(args: TraceArgs) -> Result<i32> {
             if let Some(w) = workload.as_mut() {
                 w.terminate();
                 w.wait();
+            }
+            // A command that could not start leaves things as they were;
+            // other failures keep what was written.
+            if matches!(err, strobe_record::RecordError::Workload(_)) {
+                drop(session);
+                output.restore();
             }
             return Err(err.into());
         }

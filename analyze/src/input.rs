@@ -330,31 +330,36 @@ impl<'a> Recording<'a> {
                     .and_then(|text| parse_format(&meta.name, text, &mut format_errors)),
             );
         }
-        let ftrace = match ftrace_meta {
-            Some(meta) => {
-                let layout = PageLayout::parse(&meta.header_page)
-                    .map_err(|e| AnalyzeError::Ftrace(e.to_string()))?;
-                let mut by_id = HashMap::new();
-                let mut ip_field = vec![None; events.len()];
-                for event in &meta.events {
-                    let format = parse_format(&event.name, &event.format, &mut format_errors);
-                    by_id.insert(event.id as u16, events.len());
-                    ip_field.push(format.as_ref().and_then(|f| {
-                        let field = f.field("ip").or_else(|| f.field("func"))?;
-                        Some((field.offset as usize, field.size as usize))
-                    }));
-                    events.push(event.name.clone());
-                    formats.push(format);
+        let ftrace =
+            match ftrace_meta {
+                Some(meta) => {
+                    let layout = PageLayout::parse(&meta.header_page)
+                        .map_err(|e| AnalyzeError::Ftrace(e.to_string()))?;
+                    let mut by_id = HashMap::new();
+                    let mut ip_field = vec![None; events.len()];
+                    for event in &meta.events {
+                        let format = parse_format(&event.name, &event.format, &mut format_errors);
+                        by_id.insert(event.id as u16, events.len());
+                        // The function tracers' events (system ftrace) say which
+                        // function they are about; other events have no address.
+                        ip_field.push(format.as_ref().filter(|f| f.system == "ftrace").and_then(
+                            |f| {
+                                let field = f.field("ip").or_else(|| f.field("func"))?;
+                                Some((field.offset as usize, field.size as usize))
+                            },
+                        ));
+                        events.push(event.name.clone());
+                        formats.push(format);
+                    }
+                    Some(FtraceEvents {
+                        layout,
+                        subbuf_size: (meta.subbuf_size as usize).max(64),
+                        by_id,
+                        ip_field,
+                    })
                 }
-                Some(FtraceEvents {
-                    layout,
-                    subbuf_size: (meta.subbuf_size as usize).max(64),
-                    by_id,
-                    ip_field,
-                })
-            }
-            None => None,
-        };
+                None => None,
+            };
         Ok(Recording {
             source: Source::Strobe,
             events,

@@ -522,16 +522,16 @@ impl<'k> Symbolizer<'k> {
 
     /// The command name of a thread (its process's if it has none; perf's
     /// names for the idle task and for unknown threads otherwise).
-    pub(crate) fn comm(&mut self, pid: i32, tid: i32) -> &str {
+    pub(crate) fn comm(&mut self, pid: i32, tid: i32) -> std::borrow::Cow<'_, str> {
         match self
             .state
             .comms
             .get(&tid)
             .or_else(|| self.state.comms.get(&pid))
         {
-            Some(&id) => self.state.strings.get(id),
-            None if tid == 0 => "swapper",
-            None => ":unknown",
+            Some(&id) => self.state.strings.get(id).into(),
+            None if tid == 0 => "swapper".into(),
+            None => format!(":{tid}").into(),
         }
     }
 

@@ -296,7 +296,11 @@ impl EventSpec {
             Some((name, rest)) => {
                 let lower = name.to_ascii_lowercase();
                 let named = SOFTWARE.iter().chain(HARDWARE).any(|e| e.0 == lower);
-                !named && !rest.is_empty()
+                // `cpu-clok:u` is a misspelt named event with a modifier,
+                // not a tracepoint: tracepoint names are not a modifier's
+                // letters, and contain no dash.
+                let modifiers_only = rest.chars().all(|c| "ukhGHpPS".contains(c));
+                !named && !rest.is_empty() && !(modifiers_only && name.contains('-'))
             }
             None => spec.contains('/') && !spec.ends_with('/'),
         }
@@ -403,6 +407,7 @@ mod tests {
         assert!(EventSpec::looks_like_tracepoint("sched/sched_switch"));
         assert!(!EventSpec::looks_like_tracepoint("cycles:u"));
         assert!(!EventSpec::looks_like_tracepoint("cpu-clock"));
+        assert!(!EventSpec::looks_like_tracepoint("cpu-clok:u"));
     }
 
     #[test]

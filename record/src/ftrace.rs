@@ -88,6 +88,8 @@ pub struct TraceSession<S: Sink> {
     subbuf_size: usize,
     meta: SessionMeta,
     notices: Vec<String>,
+    /// Processes given with -p, whose exit ends the trace.
+    watched: Vec<i32>,
 }
 
 impl<S: Sink> std::fmt::Debug for TraceSession<S> {
@@ -99,13 +101,15 @@ impl<S: Sink> std::fmt::Debug for TraceSession<S> {
     }
 }
 
-fn tracer_error(e: strobe_probe::Error, what: &str) -> RecordError {
+/// Explains a refused function-tracer write: lockdown, or (for the filter
+/// files, where EINVAL means a glob matched nothing) an unknown function.
+fn tracer_error(e: strobe_probe::Error, what: &str, glob: bool) -> RecordError {
     if e.raw_os_error() == Some(libc::EPERM) {
         if let Some(mode) = lockdown_mode().filter(|m| m != "none") {
             return RecordError::FunctionTracerBlocked(mode);
         }
     }
-    if e.raw_os_error() == Some(libc::EINVAL) {
+    if glob && e.raw_os_error() == Some(libc::EINVAL) {
         return RecordError::NoSuchFunction(what.to_string());
     }
     e.into()
@@ -208,7 +212,16 @@ impl<S: Sink> TraceSession<S> {
             instance.write("tracing_cpumask", &format!("{mask:x}"))?;
         }
 
+        for &pid in &options.targets.pids {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                return Err(RecordError::NoSuchProcess(pid));
+            }
+        }
         let mut pids: Vec<i32> = options.targets.pids.clone();
+        // The kernel filters by thread id: every thread of each process.
+        for &pid in &options.targets.pids {
+            pids.extend(procfs::thread_ids(pid).into_iter().filter(|&t| t != pid));
+        }
         pids.extend(&options.targets.tids);
         pids.extend(options.targets.workload);
         let follow = !pids.is_empty() && !options.targets.system_wide;
@@ -226,7 +239,7 @@ impl<S: Sink> TraceSession<S> {
                 let _ = instance.write("options/function-fork", "1");
                 instance
                     .write("set_ftrace_pid", &list)
-                    .map_err(|e| tracer_error(e, "set_ftrace_pid"))?;
+                    .map_err(|e| tracer_error(e, "set_ftrace_pid", false))?;
             }
         }
 
@@ -272,19 +285,19 @@ impl<S: Sink> TraceSession<S> {
             for glob in &options.functions {
                 instance
                     .append("set_ftrace_filter", glob)
-                    .map_err(|e| tracer_error(e, glob))?;
+                    .map_err(|e| tracer_error(e, glob, true))?;
             }
             for glob in &options.notrace {
                 instance
                     .append("set_ftrace_notrace", glob)
-                    .map_err(|e| tracer_error(e, glob))?;
+                    .map_err(|e| tracer_error(e, glob, true))?;
             }
             if !instance.available_tracers().iter().any(|t| t == tracer) {
                 return Err(RecordError::TracerUnavailable(tracer.to_string()));
             }
             instance
                 .write("current_tracer", tracer)
-                .map_err(|e| tracer_error(e, tracer))?;
+                .map_err(|e| tracer_error(e, tracer, false))?;
             // The tracer's own events (function, funcgraph_entry, ...) are
             // described under events/ftrace.
             for tracepoint in tracefs
@@ -382,10 +395,11 @@ impl<S: Sink> TraceSession<S> {
                 let json =
                     serde_json::to_vec(&meta).map_err(|e| RecordError::Workload(e.to_string()))?;
                 writer.write_meta(ChunkKind::Session, &json, true)?;
-                if tracer != "nop" {
-                    // Function addresses are resolved with the whole
-                    // kallsyms: which functions will show up is not known
-                    // until the pages are decoded.
+                {
+                    // Function addresses, and the kernel addresses in
+                    // tracepoint fields, are resolved with the whole
+                    // kallsyms: which will show up is not known until the
+                    // pages are decoded.
                     let kallsyms = procfs::read_text(Path::new("/proc/kallsyms"));
                     if !kallsyms.is_empty() {
                         writer.write_meta(ChunkKind::Kallsyms, &kallsyms, true)?;
@@ -405,6 +419,11 @@ impl<S: Sink> TraceSession<S> {
             subbuf_size,
             meta,
             notices,
+            watched: if options.targets.system_wide {
+                Vec::new()
+            } else {
+                options.targets.pids.clone()
+            },
         })
     }
 
@@ -466,8 +485,21 @@ impl<S: Sink> TraceSession<S> {
                     let workload_done = workload
                         .as_deref_mut()
                         .is_some_and(|w| w.try_wait().is_some());
-                    if stop.load(Ordering::Relaxed) || workload_done {
+                    // With -p, the trace ends when every traced process has.
+                    let targets_gone = !self.watched.is_empty()
+                        && !self
+                            .watched
+                            .iter()
+                            .any(|&pid| crate::session::task_is_alive(pid));
+                    let interrupted = stop.load(Ordering::Relaxed);
+                    if interrupted || workload_done || targets_gone {
                         stopped = true;
+                        // A command is not left running untraced behind us.
+                        if interrupted {
+                            if let Some(w) = workload.as_deref_mut() {
+                                w.terminate();
+                            }
+                        }
                         // Stop the buffers, then let the readers take what
                         // is left and end.
                         if let Some(instance) = &self.instance {

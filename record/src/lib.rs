@@ -57,7 +57,7 @@ pub enum RecordError {
     )]
     NoSuchFunction(String),
     /// The kernel has no such tracer for an instance.
-    #[error("this kernel has no {0} tracer for tracefs instances (function_graph in instances needs Linux 6.11 or later)")]
+    #[error("this kernel offers no {0} tracer to tracefs instances (it needs CONFIG_FUNCTION_GRAPH_TRACER, and Linux 6.11 or later for instances)")]
     TracerUnavailable(String),
     /// `strobe trace -e` named an event that is not a tracepoint.
     #[error("{0} is not a tracepoint: `strobe trace -e` takes SYSTEM:EVENT (use `strobe record` for other events)")]

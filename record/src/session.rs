@@ -190,7 +190,7 @@ fn max_sample_rate() -> Option<u64> {
 /// Whether a process (or thread) still runs: some thread of it is neither a
 /// zombie nor dead. A process whose main thread exited while others go on
 /// shows its main thread as a zombie, so every thread is looked at.
-fn task_is_alive(id: i32) -> bool {
+pub(crate) fn task_is_alive(id: i32) -> bool {
     let running = |stat: &str| {
         stat.rsplit_once(')')
             .and_then(|(_, rest)| rest.trim_start().chars().next())
@@ -498,7 +498,10 @@ impl<S: Sink> Session<S> {
             (kallsyms, procfs::read_text(Path::new("/proc/modules")))
         });
         let mut kernel_snapshot = Some(snapshot_thread);
-        if options.ring_size.is_some() || options.full_kallsyms {
+        // Tracepoint fields hold kernel addresses too (call sites, handlers),
+        // which the samples' addresses do not cover: keep every symbol.
+        let tracepoints = options.events.iter().any(|e| e.is_tracepoint());
+        if options.ring_size.is_some() || options.full_kallsyms || tracepoints {
             // A ring's metadata must precede the ring, so wait for it here.
             if let Some(thread) = kernel_snapshot.take() {
                 let (kallsyms, modules) = thread

@@ -23,7 +23,7 @@ pub const FILE_MAGIC: [u8; 8] = *b"\x7fSTROBE\n";
 /// The major version this code writes and reads; a reader rejects other majors.
 pub const VERSION_MAJOR: u16 = 1;
 /// The minor version this code writes; readers accept any minor of their major.
-pub const VERSION_MINOR: u16 = 0;
+pub const VERSION_MINOR: u16 = 1;
 /// Size of the file header.
 pub const FILE_HEADER_SIZE: usize = 64;
 /// The first four bytes of every chunk header (`"CHNK"`).
@@ -395,7 +395,8 @@ impl Footer {
 /// One event of the recording, as stored in [`SessionMeta`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventMeta {
-    /// The name as the user gave it (`cpu-clock`, `cycles:u`).
+    /// The event's name: as the user gave it (`cpu-clock`, `cycles:u`), or
+    /// `system:event` for each tracepoint a glob expanded to.
     pub name: String,
     /// The `perf_event_attr` the kernel was given, as lowercase hex of its bytes.
     pub attr: String,

@@ -6,6 +6,7 @@ use regex::Regex;
 use serde_json::json;
 use std::io::Write;
 use strobe_probe::spec::named_events;
+use strobe_probe::tracefs::format::TracepointFormat;
 use strobe_probe::tracefs::{glob_match, Tracefs};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -77,16 +78,11 @@ struct Listed {
 }
 
 /// A tracepoint's one-line description: its fields.
-fn tracepoint_description(format: &str) -> String {
-    let fields: Vec<&str> = format
-        .lines()
-        .filter_map(|l| {
-            let decl = l.trim().strip_prefix("field:")?.split(';').next()?;
-            let name = decl.trim().rsplit([' ', '*']).next()?;
-            let name = name.split('[').next()?;
-            (!name.starts_with("common_")).then_some(name)
-        })
-        .collect();
+fn tracepoint_description(system: &str, format: &str) -> String {
+    let Ok(format) = TracepointFormat::parse(system, format) else {
+        return "format unreadable".to_string();
+    };
+    let fields: Vec<&str> = format.event_fields().map(|f| f.name.as_str()).collect();
     if fields.is_empty() {
         "no fields".to_string()
     } else {
@@ -141,7 +137,7 @@ pub fn run(args: ListArgs) -> Result<i32> {
                         listed.push(Listed {
                             name,
                             class: Class::Tracepoint,
-                            description: tracepoint_description(&format),
+                            description: tracepoint_description(&tp.system, &format),
                             encoding: id.map(|id| (strobe_probe::attr::PERF_TYPE_TRACEPOINT, id)),
                         });
                     }

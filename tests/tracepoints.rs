@@ -67,8 +67,8 @@ fn global_state() -> (String, String, String, Vec<String>) {
 }
 
 #[test]
-fn tracepoint_filter_records_exactly_the_getppid_calls() {
-    if !have_root("tracepoint_filter_records_exactly_the_getppid_calls") {
+fn root_tracepoint_filter_records_exactly_the_getppid_calls() {
+    if !have_root("root_tracepoint_filter_records_exactly_the_getppid_calls") {
         return;
     }
     let _serial = serial();
@@ -102,8 +102,8 @@ fn tracepoint_filter_records_exactly_the_getppid_calls() {
 }
 
 #[test]
-fn rejected_filter_shows_the_kernels_reason_with_a_caret() {
-    if !have_root("rejected_filter_shows_the_kernels_reason_with_a_caret") {
+fn root_rejected_filter_shows_the_kernels_reason_with_a_caret() {
+    if !have_root("root_rejected_filter_shows_the_kernels_reason_with_a_caret") {
         return;
     }
     let _serial = serial();
@@ -152,8 +152,8 @@ fn pingpong_switches(events: &[Value]) -> Vec<&Value> {
 }
 
 #[test]
-fn sched_switch_fields_decode_and_count_two_per_round_trip() {
-    if !have_root("sched_switch_fields_decode_and_count_two_per_round_trip") {
+fn root_sched_switch_fields_decode_and_count_two_per_round_trip() {
+    if !have_root("root_sched_switch_fields_decode_and_count_two_per_round_trip") {
         return;
     }
     let _serial = serial();
@@ -232,8 +232,8 @@ fn sched_switch_fields_decode_and_count_two_per_round_trip() {
 }
 
 #[test]
-fn trace_matches_record_on_sched_switch() {
-    if !have_root("trace_matches_record_on_sched_switch") {
+fn root_trace_matches_record_on_sched_switch() {
+    if !have_root("root_trace_matches_record_on_sched_switch") {
         return;
     }
     let _serial = serial();
@@ -303,8 +303,8 @@ fn trace_matches_record_on_sched_switch() {
 }
 
 #[test]
-fn trace_function_tracer_under_lockdown_fails_in_one_line() {
-    if !have_root("trace_function_tracer_under_lockdown_fails_in_one_line") {
+fn root_trace_function_tracer_under_lockdown_fails_in_one_line() {
+    if !have_root("root_trace_function_tracer_under_lockdown_fails_in_one_line") {
         return;
     }
     let _serial = serial();
@@ -331,8 +331,8 @@ fn trace_function_tracer_under_lockdown_fails_in_one_line() {
 }
 
 #[test]
-fn trace_cleans_up_after_sigint_and_sigkill() {
-    if !have_root("trace_cleans_up_after_sigint_and_sigkill") {
+fn root_trace_cleans_up_after_sigint_and_sigkill() {
+    if !have_root("root_trace_cleans_up_after_sigint_and_sigkill") {
         return;
     }
     let _serial = serial();
@@ -371,8 +371,8 @@ fn trace_cleans_up_after_sigint_and_sigkill() {
 }
 
 #[test]
-fn kmalloc_gfp_flags_print_by_name() {
-    if !have_root("kmalloc_gfp_flags_print_by_name") {
+fn root_kmalloc_gfp_flags_print_by_name() {
+    if !have_root("root_kmalloc_gfp_flags_print_by_name") {
         return;
     }
     let _serial = serial();
@@ -435,8 +435,8 @@ fn kmalloc_gfp_flags_print_by_name() {
 }
 
 #[test]
-fn script_prints_what_perf_script_prints_on_perf_data() {
-    if !have_root("script_prints_what_perf_script_prints_on_perf_data") {
+fn root_script_prints_what_perf_script_prints_on_perf_data() {
+    if !have_root("root_script_prints_what_perf_script_prints_on_perf_data") {
         return;
     }
     let _serial = serial();
@@ -497,8 +497,8 @@ fn script_prints_what_perf_script_prints_on_perf_data() {
 }
 
 #[test]
-fn list_shows_events_with_descriptions() {
-    if !have_root("list_shows_events_with_descriptions") {
+fn root_list_shows_events_with_descriptions() {
+    if !have_root("root_list_shows_events_with_descriptions") {
         return;
     }
     let out = run(strobe().args(["list"]));

@@ -166,6 +166,23 @@ impl TracingData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Arbitrary bytes, and valid data with bytes changed, never panic
+        /// and never allocate what a length field claims without the bytes.
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512),
+                        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8)) {
+            let _ = TracingData::parse(&bytes);
+            let mut data = sample();
+            for (at, byte) in edits {
+                let len = data.len();
+                data[at % len] = byte;
+            }
+            let _ = TracingData::parse(&data);
+        }
+    }
 
     fn sample() -> Vec<u8> {
         let mut b = MAGIC.to_vec();

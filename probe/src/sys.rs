@@ -179,6 +179,18 @@ pub fn page_size() -> usize {
     }
 }
 
+/// Waits up to `timeout_ms` for `fd` to be readable; false on timeout or
+/// error (the caller reads anyway when it must).
+pub fn poll_readable(fd: BorrowedFd<'_>, timeout_ms: i32) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut pollfd, 1, timeout_ms) > 0 }
+}
+
 /// Mounts tracefs at `target` (which must exist).
 pub fn mount_tracefs(target: &std::path::Path) -> Result<()> {
     mount_fs("tracefs", target)

@@ -17,7 +17,7 @@ use crate::session::Targets;
 use crate::workload::Workload;
 use crate::{procfs, RecordError};
 use std::io::Read;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
@@ -124,6 +124,29 @@ fn ensure_securityfs() {
     }
 }
 
+/// A CPU set as the kernel's bitmap syntax: 32-bit hex groups separated by
+/// commas, most significant first (`ff,00000001`).
+fn cpumask(cpus: &[u32]) -> String {
+    let max = cpus.iter().copied().max().unwrap_or(0);
+    let mut groups = vec![0u32; max as usize / 32 + 1];
+    for &cpu in cpus {
+        groups[cpu as usize / 32] |= 1 << (cpu % 32);
+    }
+    groups
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, g)| {
+            if i == 0 {
+                format!("{g:x}")
+            } else {
+                format!("{g:08x}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Parses `per_cpu/cpuN/stats`.
 fn parse_cpu_stats(cpu: u32, text: &str) -> FtraceCpuStats {
     let mut stats = FtraceCpuStats {
@@ -205,11 +228,7 @@ impl<S: Sink> TraceSession<S> {
             None => online,
         };
         if options.targets.cpus.is_some() {
-            let mask = cpus
-                .as_slice()
-                .iter()
-                .fold(0u128, |mask, &cpu| mask | (1u128 << cpu.min(127)));
-            instance.write("tracing_cpumask", &format!("{mask:x}"))?;
+            instance.write("tracing_cpumask", &cpumask(cpus.as_slice()))?;
         }
 
         for &pid in &options.targets.pids {
@@ -322,7 +341,7 @@ impl<S: Sink> TraceSession<S> {
 
         let header_page = tracefs.header_page()?;
         let layout = PageLayout::parse(&header_page)
-            .map_err(|e| RecordError::Workload(format!("cannot read events/header_page: {e}")))?;
+            .map_err(|e| RecordError::Trace(format!("cannot read events/header_page: {e}")))?;
         let page_size = strobe_probe::sys::page_size();
         let subbuf_size = instance
             .read("buffer_subbuf_size_kb")
@@ -393,7 +412,7 @@ impl<S: Sink> TraceSession<S> {
                 let mut writer =
                     FileWriter::create(sink, meta.start_realtime_ns, None, options.compress)?;
                 let json =
-                    serde_json::to_vec(&meta).map_err(|e| RecordError::Workload(e.to_string()))?;
+                    serde_json::to_vec(&meta).map_err(|e| RecordError::Trace(e.to_string()))?;
                 writer.write_meta(ChunkKind::Session, &json, true)?;
                 {
                     // Function addresses, and the kernel addresses in
@@ -448,7 +467,7 @@ impl<S: Sink> TraceSession<S> {
         let instance = self
             .instance
             .as_ref()
-            .ok_or_else(|| RecordError::Workload("the trace already ran".into()))?;
+            .ok_or_else(|| RecordError::Trace("the trace already ran".into()))?;
         let mut readers = Vec::new();
         for &cpu in &self.cpus {
             let path = instance
@@ -458,9 +477,7 @@ impl<S: Sink> TraceSession<S> {
                 .read(true)
                 .custom_flags_nonblock()
                 .open(&path)
-                .map_err(|e| {
-                    RecordError::Workload(format!("cannot open {}: {e}", path.display()))
-                })?;
+                .map_err(|e| RecordError::Trace(format!("cannot open {}: {e}", path.display())))?;
             readers.push((cpu, file));
         }
         instance.write("tracing_on", "1")?;
@@ -527,7 +544,7 @@ impl<S: Sink> TraceSession<S> {
         let instance = self
             .instance
             .take()
-            .ok_or_else(|| RecordError::Workload("the trace already ran".into()))?;
+            .ok_or_else(|| RecordError::Trace("the trace already ran".into()))?;
         let mut cpu_stats = Vec::new();
         for &cpu in &self.cpus {
             let text = instance
@@ -617,7 +634,7 @@ fn read_cpu(
     sender: &std::sync::mpsc::SyncSender<Batch>,
     finishing: &AtomicBool,
 ) {
-    let mut pages = Vec::with_capacity(subbuf * PAGES_PER_BATCH);
+    let mut pages = Vec::new();
     let mut page = vec![0u8; subbuf];
     let mut last_read = std::time::Instant::now();
     loop {
@@ -628,13 +645,7 @@ fn read_cpu(
         // it half empty: that is done only once a second, so a trace of
         // rare events still shows them, and at the end.
         if !last_round {
-            let mut fd = libc::pollfd {
-                fd: file.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd for the duration of the call.
-            let ready = unsafe { libc::poll(&mut fd, 1, 50) } > 0;
+            let ready = strobe_probe::sys::poll_readable(file.as_fd(), 50);
             if !ready && last_read.elapsed() < Duration::from_secs(1) {
                 continue;
             }
@@ -663,7 +674,7 @@ fn read_cpu(
         if !pages.is_empty() {
             let batch = Batch {
                 cpu,
-                pages: std::mem::replace(&mut pages, Vec::with_capacity(subbuf * PAGES_PER_BATCH)),
+                pages: std::mem::take(&mut pages),
             };
             if sender.send(batch).is_err() {
                 return;
@@ -705,6 +716,14 @@ mod tests {
             ),
             (1, 12, 3, 1, 7, 100)
         );
+    }
+
+    #[test]
+    fn cpumasks() {
+        assert_eq!(cpumask(&[0]), "1");
+        assert_eq!(cpumask(&[0, 1, 3]), "b");
+        assert_eq!(cpumask(&[0, 33]), "2,00000001");
+        assert_eq!(cpumask(&[64]), "1,00000000,00000000");
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub enum RecordError {
     /// The kernel has no such tracer for an instance.
     #[error("this kernel offers no {0} tracer to tracefs instances (it needs CONFIG_FUNCTION_GRAPH_TRACER, and Linux 6.11 or later for instances)")]
     TracerUnavailable(String),
+    /// Setting up or reading a trace failed.
+    #[error("{0}")]
+    Trace(String),
     /// `strobe trace -e` named an event that is not a tracepoint.
     #[error("{0} is not a tracepoint: `strobe trace -e` takes SYSTEM:EVENT (use `strobe record` for other events)")]
     NotATracepoint(String),

@@ -268,10 +268,10 @@ impl<S: Sink> Session<S> {
         }
         let page_size = strobe_probe::sys::page_size();
         let buffer_bytes = options.buffer_pages * page_size;
-        // Wake up when half the buffer is full: the other half absorbs what
-        // arrives while we drain (microseconds), and chunks stay large, so
-        // their headers cost little.
-        let wakeup_bytes = (buffer_bytes / 2).max(page_size / 2);
+        // Wake up when a quarter of the buffer is full: the rest absorbs
+        // what arrives while we drain, even when strobe waits for a CPU on a
+        // busy machine, and chunks stay large, so their headers cost little.
+        let wakeup_bytes = (buffer_bytes / 4).max(page_size / 2);
         let build_attr = |spec: &EventSpec, first: bool, build_id: bool| {
             let mut attr = EventAttr::new(spec.type_, spec.config)
                 .sample_type_bits(sample_type)

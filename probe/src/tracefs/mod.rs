@@ -101,9 +101,11 @@ pub fn lockdown_mode() -> Option<String> {
     Some(text[start..end].to_string())
 }
 
-/// Whether a process exists.
-fn pid_alive(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+/// Whether a strobe process with this pid exists. A pid the kernel has
+/// given to another program since does not keep a dead strobe's instance.
+fn strobe_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|comm| comm.trim_end() == "strobe")
 }
 
 /// Matches `text` against a shell glob (`*`, `?`, `[abc]`, `[a-z]`, `[!a]`).
@@ -379,7 +381,7 @@ impl Tracefs {
             };
             let pid: Option<i32> = rest.split('-').next().and_then(|p| p.parse().ok());
             if let Some(pid) = pid {
-                if !pid_alive(pid) && remove_instance_dir(&entry.path()).is_ok() {
+                if !strobe_alive(pid) && remove_instance_dir(&entry.path()).is_ok() {
                     removed.push(name);
                 }
             }

@@ -52,7 +52,8 @@ pub enum ChunkKind {
     /// JSON [`SessionMeta`]: written once, first.
     Session,
     /// Lines of `/proc/kallsyms` in its own text format: the whole file
-    /// (flight-recorder rings), or the symbols covering the kernel addresses
+    /// (flight-recorder rings, recordings of tracepoints, traces, and
+    /// `--full-kallsyms`), or the symbols covering the kernel addresses
     /// recorded so far (other files, written as they become needed).
     Kallsyms,
     /// The text of `/proc/modules` at the start of the recording.

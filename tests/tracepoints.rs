@@ -9,21 +9,6 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
 
-/// `strobe script --json -i FILE`, one value per event.
-fn script_json(path: &Path) -> Vec<Value> {
-    let out = run(strobe().args(["script", "--json", "-i"]).arg(path));
-    assert!(
-        out.status.success(),
-        "strobe script failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
-        .collect()
-}
-
 fn ok(out: &Output, what: &str) {
     assert!(
         out.status.success(),

@@ -3,25 +3,10 @@
 //! and files come back out of it intact. Needs root (for apt, the first time)
 //! and qemu; under CI=true it never skips.
 
-#[path = "common/vm.rs"]
-mod vm;
+mod common;
 
-use vm::GuestFile;
-
-/// Whether the test may run: fetching the VM's kernel needs root (apt).
-/// Under CI=true a missing privilege is a failure, never a skip.
-fn have_root(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test} needs root, and CI=true forbids skipping"
-        );
-        eprintln!("skipping {test}: needs root");
-    }
-    root
-}
+use common::have_root;
+use common::vm::{self as vm, GuestFile};
 
 /// Bytes that a text-only channel would mangle: every byte value, then a
 /// megabyte of a simple pseudo-random sequence.

@@ -8,21 +8,6 @@ mod common;
 use common::vm::{vm, GuestFile};
 use common::*;
 use serde_json::Value;
-use std::path::Path;
-
-fn script_json(path: &Path) -> Vec<Value> {
-    let out = run(strobe().args(["script", "--json", "-i"]).arg(path));
-    assert!(
-        out.status.success(),
-        "strobe script failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 const SCRIPT: &str = r#"
 set -e

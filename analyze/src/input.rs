@@ -270,7 +270,7 @@ fn lost_in(record: &EventRecord<'_>) -> u64 {
 /// The chunks of one CPU, read one after another. Their payloads (checksum
 /// checked, decompressed) arrive from a worker thread that runs ahead.
 struct CpuCursor<'a> {
-    source: Receiver<Result<Cow<'a, [u8]>, FormatError>>,
+    source: PayloadSource<'a>,
     payload: Cow<'a, [u8]>,
     pos: usize,
     cpu: Option<u32>,
@@ -523,14 +523,7 @@ fn stream_strobe<'a>(
     std::thread::scope(|scope| {
         let mut cursors: Vec<CpuCursor<'a>> = Vec::new();
         for (cpu, chunks) in by_cpu {
-            let (sender, source) = sync_channel(2);
-            scope.spawn(move || {
-                for chunk in &chunks {
-                    if sender.send(file.payload(chunk)).is_err() {
-                        break;
-                    }
-                }
-            });
+            let source = read_ahead(scope, file, chunks);
             cursors.push(CpuCursor {
                 source,
                 payload: Cow::Borrowed(&[]),
@@ -542,6 +535,27 @@ fn stream_strobe<'a>(
     });
     stats
 }
+
+/// Checks and decompresses one CPU's chunks on a thread of its own, two
+/// chunks ahead of the reader of the returned channel.
+fn read_ahead<'scope, 'a: 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    file: &'scope StrobeFile<'a>,
+    chunks: Vec<ChunkRef>,
+) -> PayloadSource<'a> {
+    let (sender, source) = sync_channel(2);
+    scope.spawn(move || {
+        for chunk in &chunks {
+            if sender.send(file.payload(chunk)).is_err() {
+                break;
+            }
+        }
+    });
+    source
+}
+
+/// Chunk payloads as a [`read_ahead`] thread sends them.
+type PayloadSource<'a> = Receiver<Result<Cow<'a, [u8]>, FormatError>>;
 
 /// Merges the CPUs' record streams by timestamp: a heap holds each CPU's
 /// next record time. Records strobe synthesized (no CPU) come first.
@@ -672,7 +686,7 @@ fn parse_format(
 
 /// One CPU's ftrace pages, read event by event.
 struct FtraceCursor<'a> {
-    source: Receiver<Result<Cow<'a, [u8]>, FormatError>>,
+    source: PayloadSource<'a>,
     payload: Cow<'a, [u8]>,
     /// Next page's offset in the payload.
     page_pos: usize,
@@ -762,14 +776,7 @@ fn stream_ftrace<'a>(
     std::thread::scope(|scope| {
         let mut cursors: Vec<FtraceCursor<'a>> = Vec::new();
         for (cpu, chunks) in by_cpu {
-            let (sender, source) = sync_channel(2);
-            scope.spawn(move || {
-                for chunk in &chunks {
-                    if sender.send(file.payload(chunk)).is_err() {
-                        break;
-                    }
-                }
-            });
+            let source = read_ahead(scope, file, chunks);
             cursors.push(FtraceCursor {
                 source,
                 payload: Cow::Borrowed(&[]),

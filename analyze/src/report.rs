@@ -337,7 +337,20 @@ struct Resolver<'k> {
     jit_maps: FxHashMap<i32, Option<crate::symbols::SymbolTable>>,
 }
 
-impl Resolver<'_> {
+impl<'k> Resolver<'k> {
+    fn new(kernel: &'k KernelSymbols, recording: &Recording<'_>) -> Self {
+        Resolver {
+            kernel,
+            dsos: DsoCache::with_build_ids(recording.build_ids.clone()),
+            cache: FxHashMap::default(),
+            names: Interner::default(),
+            frame_cache: FxHashMap::default(),
+            frame_store: Vec::new(),
+            srcline_cache: FxHashMap::default(),
+            jit_maps: FxHashMap::default(),
+        }
+    }
+
     /// The frames to show for an address in a call graph, innermost first:
     /// inlined functions (with their source lines), then the function.
     /// Interned, and cached per (process generation, address).
@@ -494,16 +507,7 @@ impl<'k> Symbolizer<'k> {
     pub(crate) fn new(kernel: &'k KernelSymbols, recording: &Recording<'_>) -> Self {
         Symbolizer {
             state: ProcessState::default(),
-            resolver: Resolver {
-                kernel,
-                dsos: DsoCache::with_build_ids(recording.build_ids.clone()),
-                cache: FxHashMap::default(),
-                names: Interner::default(),
-                frame_cache: FxHashMap::default(),
-                frame_store: Vec::new(),
-                srcline_cache: FxHashMap::default(),
-                jit_maps: FxHashMap::default(),
-            },
+            resolver: Resolver::new(kernel, recording),
         }
     }
 
@@ -623,16 +627,7 @@ pub fn build_with_progress(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report, AnalyzeError> {
     let kernel = KernelSymbols::parse(&recording.kallsyms);
-    let mut resolver = Resolver {
-        kernel: &kernel,
-        dsos: DsoCache::with_build_ids(recording.build_ids.clone()),
-        cache: FxHashMap::default(),
-        names: Interner::default(),
-        frame_cache: FxHashMap::default(),
-        frame_store: Vec::new(),
-        srcline_cache: FxHashMap::default(),
-        jit_maps: FxHashMap::default(),
-    };
+    let mut resolver = Resolver::new(&kernel, recording);
     let wants_srcline = options.sort.contains(&SortKey::Srcline);
     let key_has_sym = options.sort.contains(&SortKey::Sym);
     let key_has_dso = key_has_sym || options.sort.contains(&SortKey::Dso);

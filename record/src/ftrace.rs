@@ -395,14 +395,7 @@ impl<S: Sink> TraceSession<S> {
         if let Some(target) = options.targets.workload {
             meta.target = format!(
                 "command {} (pid {target})",
-                options
-                    .command_line
-                    .iter()
-                    .skip_while(|a| *a != "--")
-                    .skip(1)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                crate::session::workload_text(&options.command_line)
             );
         }
 

@@ -187,6 +187,17 @@ fn max_sample_rate() -> Option<u64> {
         .ok()
 }
 
+/// The command after `--` in strobe's own command line.
+pub(crate) fn workload_text(command_line: &[String]) -> String {
+    command_line
+        .iter()
+        .skip_while(|a| *a != "--")
+        .skip(1)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Whether a process (or thread) still runs: some thread of it is neither a
 /// zombie nor dead. A process whose main thread exited while others go on
 /// shows its main thread as a zombie, so every thread is looked at.
@@ -395,17 +406,7 @@ impl<S: Sink> Session<S> {
                 "system-wide".to_string()
             }
         } else if targets.workload.is_some() {
-            format!(
-                "command {}",
-                options
-                    .command_line
-                    .iter()
-                    .skip_while(|a| *a != "--")
-                    .skip(1)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )
+            format!("command {}", workload_text(&options.command_line))
         } else if !targets.pids.is_empty() {
             format!(
                 "pid {}",

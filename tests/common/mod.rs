@@ -224,3 +224,18 @@ pub fn record_into(data: &Path, args: &[&str], program: &Path, seconds: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `strobe script --json -i FILE`, one value per event.
+pub fn script_json(path: &Path) -> Vec<serde_json::Value> {
+    let out = run(strobe().args(["script", "--json", "-i"]).arg(path));
+    assert!(
+        out.status.success(),
+        "strobe script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .collect()
+}

@@ -11,11 +11,11 @@
 //! name: sched_wakeup
 //! ID: 375
 //! format:
-//! 	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
-//! 	...
+//!     field:unsigned short common_type;    offset:0;    size:2;    signed:0;
+//!     ...
 //!
-//! 	field:char comm[16];	offset:8;	size:16;	signed:0;
-//! 	field:pid_t pid;	offset:24;	size:4;	signed:1;
+//!     field:char comm[16];    offset:8;    size:16;    signed:0;
+//!     field:pid_t pid;    offset:24;    size:4;    signed:1;
 //!
 //! print fmt: "comm=%s pid=%d", REC->comm, REC->pid
 //! ```
@@ -509,8 +509,8 @@ impl Field {
             return self.size;
         }
         let declared = declared_array_len(&self.declaration);
-        if declared > 0 {
-            self.size / declared
+        if let Some(size) = self.size.checked_div(declared) {
+            size
         } else if dynamic {
             // libtraceevent sizes only the kernel's fixed-width names here.
             match self.type_name.rsplit(' ').next().unwrap_or("") {
@@ -623,7 +623,7 @@ fn natural_size(type_name: &str) -> u32 {
     }
 }
 
-/// Parses one `field:...;	offset:N;	size:N;	signed:N;` line.
+/// Parses one `field:...; offset:N; size:N; signed:N;` line.
 fn parse_field(line: &str, line_no: usize, common: bool) -> Result<Field, FormatError> {
     let rest = line["field".len()..].trim_start();
     // Old ftrace formats write `field special:`.

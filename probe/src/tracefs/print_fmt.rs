@@ -12,6 +12,15 @@
 //! fails too, and [`super::format::TracepointFormat::format_event`] prints
 //! `[FAILED TO PARSE]` followed by the fields, as perf does.
 //!
+//! The reference is the libtraceevent inside perf 6.1, the perf the tests
+//! compare with (`analyze/tests/tracepoint_print_vs_perf.rs`). Later
+//! libtraceevent releases also know `sizeof()`, `__get_cpumask()` and
+//! `__get_sockaddr()`, accept operators in the arguments of `__print_array`
+//! and `__print_hex`, fold constant operators, and end a quoted string at a
+//! tab; perf 6.1 does none of these, and neither does this module. ftrace's
+//! `bprint` events, which need the kernel's printk formats, print their
+//! format's raw arguments rather than the message.
+//!
 //! Everything here is pure: no I/O, no panics on any input, recursion and
 //! output bounded (see [`MAX_DEPTH`] and [`MAX_OUTPUT`]).
 
@@ -168,36 +177,34 @@ impl<'a> Lexer<'a> {
         Token::new(Kind::Op, String::from_utf8_lossy(&op).into_owned())
     }
 
-    /// A quoted string. Like libtraceevent, a backslash only protects the
-    /// next character from ending the string (it stays in the text), a
-    /// control character ends the string, a non-ASCII byte or the end of
-    /// input makes the token invalid, and adjacent double-quoted strings
+    /// A quoted string. As in perf 6.1's libtraceevent, a backslash only
+    /// protects the next character from ending the string (it stays in the
+    /// text), any other byte (a tab, a newline) is part of the string, an
+    /// unterminated string is invalid, and adjacent double-quoted strings
     /// join into one.
     fn quoted(&mut self, quote: u8) -> Token {
         let mut text = Vec::new();
         let mut valid = true;
-        loop {
-            let mut ch = i32::from(quote);
+        'concat: loop {
+            let mut ch = quote;
             loop {
                 let mut last = ch;
-                ch = self.bump().map_or(-1, |b| i32::from(b as i8));
+                let Some(b) = self.bump() else {
+                    valid = false;
+                    break 'concat;
+                };
+                ch = b;
                 // Two backslashes cancel for this character only: the next
                 // one still sees a backslash before it, as in libtraceevent.
-                if ch == i32::from(b'\\') && last == i32::from(b'\\') {
+                if ch == b'\\' && last == b'\\' {
                     last = 0;
                 }
-                if ch <= 0 {
-                    valid = false;
+                if ch == quote && last != b'\\' {
                     break;
                 }
-                let b = ch as u8;
-                let body = b != quote && is_print(b);
-                if !(body || last == i32::from(b'\\') || b == b'\n') {
-                    break;
-                }
-                text.push(b);
+                text.push(ch);
             }
-            if !valid || quote != b'"' {
+            if quote != b'"' {
                 break;
             }
             let save = self.pos;
@@ -263,8 +270,8 @@ enum Arg {
     Cast { type_name: String, item: Box<Arg> },
     /// `__get_str(name)`.
     Str(String),
-    /// `__get_bitmask(name)` (hex words) or `__get_cpumask(name)` (ranges).
-    Bitmask { name: String, cpus: bool },
+    /// `__get_bitmask(name)`.
+    Bitmask(String),
     /// `__get_dynamic_array(name)`, by field index.
     DynArray(usize),
     /// `__get_dynamic_array_len(name)`, by field index.
@@ -304,10 +311,9 @@ impl Arg {
             Arg::Str(_) => 8,
             Arg::DynArray(_) => 10,
             Arg::Op { .. } => 11,
-            Arg::Bitmask { cpus: false, .. } => 13,
+            Arg::Bitmask(_) => 13,
             Arg::DynArrayLen(_) => 14,
             Arg::Hex { spaced: false, .. } => 15,
-            Arg::Bitmask { cpus: true, .. } => 16,
         }
     }
 
@@ -634,15 +640,11 @@ impl<'a> Parser<'a> {
                 let name = self.name_in_parens()?;
                 Ok((Arg::Str(name), self.read()))
             }
-            "__get_bitmask" | "__get_rel_bitmask" | "__get_cpumask" | "__get_rel_cpumask" => {
-                let cpus = name.contains("cpumask");
+            "__get_bitmask" | "__get_rel_bitmask" => {
                 let name = self.name_in_parens()?;
-                Ok((Arg::Bitmask { name, cpus }, self.read()))
+                Ok((Arg::Bitmask(name), self.read()))
             }
-            "__get_dynamic_array"
-            | "__get_rel_dynamic_array"
-            | "__get_sockaddr"
-            | "__get_sockaddr_rel" => {
+            "__get_dynamic_array" | "__get_rel_dynamic_array" => {
                 let field = self.event_field_in_parens()?;
                 let next = self.read();
                 if next.is(Kind::Op, "[") {
@@ -666,7 +668,6 @@ impl<'a> Parser<'a> {
                 self.expect(&close, Kind::Delim, ")")?;
                 Ok((arg, self.read()))
             }
-            "sizeof" => self.process_sizeof(),
             _ => Err(format!("function {name}() is not known to libtraceevent")),
         }
     }
@@ -694,13 +695,11 @@ impl<'a> Parser<'a> {
         Ok(field)
     }
 
-    /// One expression ending at `delim`, constants folded.
+    /// One operand ending at `delim`, for `__print_hex` and `__print_array`.
+    /// perf 6.1's libtraceevent takes no operators here (later versions
+    /// do), so `len / sizeof(u64)` fails to parse.
     fn arg_until(&mut self, delim: &str) -> ParseResult<Arg> {
-        let (mut arg, mut token) = self.process_arg()?;
-        if token.kind == Kind::Op {
-            (arg, token) = self.process_op(arg, token)?;
-            consolidate(&mut arg, 0);
-        }
+        let (arg, token) = self.process_arg()?;
         self.expect(&token, Kind::Delim, delim)?;
         Ok(arg)
     }
@@ -790,49 +789,6 @@ impl<'a> Parser<'a> {
             },
             next,
         ))
-    }
-
-    fn process_sizeof(&mut self) -> ParseResult<(Arg, Token)> {
-        let mut token = self.read();
-        let mut past_type = false;
-        if token.text == "unsigned" {
-            token = self.read();
-            past_type = token.kind != Kind::Item;
-        }
-        let size = if past_type || token.text == "int" {
-            "4".to_string()
-        } else if token.text == "long" {
-            token = self.read();
-            if token.text != "long" {
-                past_type = true;
-            }
-            "8".to_string()
-        } else if matches!(token.text.as_str(), "__u64" | "u64" | "__s64" | "s64") {
-            "8".to_string()
-        } else if matches!(token.text.as_str(), "__u32" | "u32" | "__s32" | "s32") {
-            "4".to_string()
-        } else if matches!(token.text.as_str(), "__u16" | "u16" | "__s16" | "s16") {
-            "2".to_string()
-        } else if matches!(token.text.as_str(), "__u8" | "u8" | "__8" | "s8") {
-            "1".to_string()
-        } else if token.text == "REC" {
-            let arrow = self.read();
-            self.expect(&arrow, Kind::Op, "->")?;
-            let name = self.read();
-            let field = self
-                .find_any_field(&name.text)
-                .map(|i| &self.fields[i])
-                .filter(|f| !f.lte_is_array())
-                .ok_or_else(|| format!("sizeof(REC->{}) is not supported", name.text))?;
-            field.size.to_string()
-        } else {
-            return Err(format!("sizeof({}) is not supported", token.text));
-        };
-        if !past_type {
-            token = self.read();
-        }
-        self.expect(&token, Kind::Delim, ")")?;
-        Ok((Arg::Atom(size), self.read()))
     }
 }
 
@@ -1066,55 +1022,6 @@ fn arg_eval(arg: &Arg, depth: usize) -> Option<String> {
         Arg::Op { .. } => arg_num_eval(arg, depth).map(|v| v.to_string()),
         _ => None,
     }
-}
-
-/// Folds operators whose operands are both atoms, as libtraceevent's
-/// `consolidate_op_arg` does after parsing a top-level argument.
-fn consolidate(arg: &mut Arg, depth: usize) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    let Arg::Op {
-        op, left, right, ..
-    } = arg
-    else {
-        return;
-    };
-    consolidate(left, depth + 1);
-    consolidate(right, depth + 1);
-    let (Arg::Atom(l), Arg::Atom(r)) = (left.as_ref(), right.as_ref()) else {
-        return;
-    };
-    let (l, r) = (strtoull(l), strtoull(r));
-    let b = op.as_bytes();
-    let second = b.get(1).copied();
-    let value = match b.first() {
-        Some(b'>') => match second {
-            Some(b'>') => l.wrapping_shr(r as u32),
-            Some(b'=') => u64::from(l >= r),
-            _ => u64::from(l > r),
-        },
-        Some(b'<') => match second {
-            Some(b'<') => l.wrapping_shl(r as u32),
-            Some(b'=') => u64::from(l <= r),
-            _ => u64::from(l < r),
-        },
-        Some(b'&') if second == Some(b'&') => u64::from(l != 0 && r != 0),
-        Some(b'&') => l & r,
-        Some(b'|') if second == Some(b'|') => u64::from(l != 0 || r != 0),
-        Some(b'|') => l | r,
-        Some(b'-') => l.wrapping_sub(r),
-        Some(b'+') => l.wrapping_add(r),
-        Some(b'*') => l.wrapping_mul(r),
-        Some(b'^') => l ^ r,
-        // libtraceevent would die of SIGFPE; a zero is kinder.
-        Some(b'/') => l.checked_div(r).unwrap_or(0),
-        Some(b'%') => l.checked_rem(r).unwrap_or(0),
-        Some(b'=') => u64::from(l == r),
-        Some(b'!') => u64::from(l != r),
-        _ => return,
-    };
-    *arg = Arg::Atom((value as i64).to_string());
 }
 
 // ---------------------------------------------------------------------------
@@ -1831,18 +1738,13 @@ impl<'a> Eval<'a> {
                 }
                 spec.string(out, tail(self.data, offset.into()));
             }
-            Arg::Bitmask { name, cpus } => {
+            Arg::Bitmask(name) => {
                 let Some(f) = find_any_field(self.fields, name).map(|i| &self.fields[i]) else {
                     return;
                 };
                 let (offset, len) = dynamic_location(f, self.data);
                 let bytes = slice(self.data, offset.into(), len.into()).unwrap_or(&[]);
-                let text = if *cpus {
-                    cpu_list(bytes)
-                } else {
-                    bitmask_words(bytes)
-                };
-                spec.string(out, text.as_bytes());
+                spec.string(out, bitmask_words(bytes).as_bytes());
             }
             Arg::Op {
                 op, left, right, ..
@@ -2001,27 +1903,10 @@ impl<'a> Eval<'a> {
             }
         }
         let reverse = matches!(rest.first(), Some(b'h' | b'l'));
-        let (offset, len) = match arg.strip_casts() {
-            Arg::Field { field, .. } => {
-                let Some(f) = self.field(*field) else {
-                    return;
-                };
-                (f.offset, f.size)
-            }
-            Arg::DynArray(field) => {
-                let Some(f) = self.fields.get(*field) else {
-                    return;
-                };
-                dynamic_location(f, self.data)
-            }
-            other => {
-                out.push_str(&format!(
-                    "ARG NOT FIELD NOR DYNAMIC ARRAY BUT TYPE {}",
-                    other.type_number()
-                ));
-                return;
-            }
+        let Some(f) = self.plain_field(out, arg) else {
+            return;
         };
+        let (offset, len) = (f.offset, f.size);
         let sa = tail(self.data, offset.into());
         let family = read_number(sa, 0, 2);
         let port_number = slice(sa, 2, 2).map_or(0, |p| u16::from_be_bytes([p[0], p[1]]));
@@ -2214,33 +2099,12 @@ fn bitmask_words(bytes: &[u8]) -> String {
     s
 }
 
-/// `__get_cpumask`: the set bits as a CPU list such as `0-3,6`.
-fn cpu_list(bytes: &[u8]) -> String {
-    let bit = |n: usize| bytes[n / 8] & (1 << (n % 8)) != 0;
-    let bits = bytes.len() * 8;
-    let mut ranges = Vec::new();
-    let mut n = 0;
-    while n < bits {
-        if !bit(n) {
-            n += 1;
-            continue;
-        }
-        let first = n;
-        while n < bits && bit(n) {
-            n += 1;
-        }
-        ranges.push(if n - first > 1 {
-            format!("{first}-{}", n - 1)
-        } else {
-            first.to_string()
-        });
-    }
-    ranges.join(",")
-}
-
 // ---------------------------------------------------------------------------
 // The public face
 // ---------------------------------------------------------------------------
+
+/// A `__print_flags` or `__print_symbolic` table and the flags' delimiter.
+type TableRef<'a> = (&'a [(u64, String)], Option<&'a str>);
 
 /// A parsed `print fmt:` line: the format string and its arguments, ready
 /// to format raw events the way `perf script` does.
@@ -2278,7 +2142,6 @@ impl PrintFmt {
                 let (mut arg, mut token) = parser.process_arg()?;
                 if token.kind == Kind::Op {
                     (arg, token) = parser.process_op(arg, token)?;
-                    consolidate(&mut arg, 0);
                     args.push(arg);
                     if token.kind == Kind::End {
                         break;
@@ -2390,7 +2253,7 @@ impl PrintFmt {
         self.find_table(field, false).map(|(table, _)| table)
     }
 
-    fn find_table(&self, field: &str, flags: bool) -> Option<(&[(u64, String)], Option<&str>)> {
+    fn find_table(&self, field: &str, flags: bool) -> Option<TableRef<'_>> {
         fn last_field(arg: &Arg, depth: usize) -> Option<&str> {
             if depth > MAX_DEPTH {
                 return None;
@@ -2404,12 +2267,7 @@ impl PrintFmt {
                 _ => None,
             }
         }
-        fn walk<'a>(
-            arg: &'a Arg,
-            field: &str,
-            flags: bool,
-            depth: usize,
-        ) -> Option<(&'a [(u64, String)], Option<&'a str>)> {
+        fn walk<'a>(arg: &'a Arg, field: &str, flags: bool, depth: usize) -> Option<TableRef<'a>> {
             if depth > MAX_DEPTH {
                 return None;
             }
@@ -2548,10 +2406,6 @@ mod tests {
         assert_eq!(eval(r#""%lx", (1UL << 12) - 1"#, &fields, &[]), "fff");
         assert_eq!(eval(r#""%d", 7 > 3 ? 1 : 2"#, &fields, &[]), "1");
         assert_eq!(eval(r#""%s", 0 ? "yes" : "no""#, &fields, &[]), "no");
-        assert_eq!(
-            eval(r#""%d", sizeof(u64) + sizeof(int)"#, &fields, &[]),
-            "12"
-        );
         assert_eq!(eval(r#""%c%c", 'h', 105"#, &fields, &[]), "hi");
     }
 
@@ -2705,13 +2559,12 @@ mod tests {
     }
 
     #[test]
-    fn bitmasks_and_cpumasks() {
+    fn bitmasks() {
         assert_eq!(
             bitmask_words(&[0x0f, 0, 0, 0, 1, 0, 0, 0]),
             "00000001,0000000f"
         );
-        assert_eq!(cpu_list(&[0b1011_0111, 0b1]), "0-2,4-5,7-8");
-        assert_eq!(cpu_list(&[]), "");
+        assert_eq!(bitmask_words(&[1, 2, 3]), "030201");
     }
 
     #[test]
@@ -2757,6 +2610,9 @@ mod tests {
             r#"no quotes"#,
             r#""%d", REC->a, "#,
             r#""%hhhd", 1"#,
+            // Not in perf 6.1's libtraceevent.
+            r#""%d", sizeof(int)"#,
+            r#""%s", __get_cpumask(a)"#,
         ] {
             assert!(PrintFmt::parse(fmt, &fields, "t").is_err(), "{fmt} parsed");
         }
@@ -2774,6 +2630,29 @@ mod tests {
         assert_eq!(eval(r#""x", 1, 2"#, &fields, &[]), "x");
         // Escapes in the format string.
         assert_eq!(eval(r#""a\tb\\c\"d""#, &fields, &[]), "a\tb\\c\"d");
+    }
+
+    #[test]
+    fn libtraceevent_parsing_quirks() {
+        let fields = [field("a", "int", 0, 4, true)];
+        let raw = 5i32.to_le_bytes();
+        // A tab inside the format string is part of it (maple_tree's formats).
+        assert_eq!(eval("\"x\ty=%d\", REC->a", &fields, &raw), "x\ty=5");
+        // `(REC)->field` is a field.
+        assert_eq!(eval(r#""%d", (REC)->a"#, &fields, &raw), "5");
+        // A cast followed by an operator is not a cast: `(int)-1` is the
+        // atom `int` minus one, and `int` reads as 0.
+        assert_eq!(eval(r#""%d", (int)-1"#, &fields, &raw), "-1");
+        // A parenthesised looser operator on the right is rotated above.
+        assert_eq!(eval(r#""%d", 2 * (3 + 4)"#, &fields, &raw), "10");
+        assert_eq!(eval(r#""%d", 1 + (0 ? 5 : 7)"#, &fields, &raw), "5");
+        // A ternary's false branch is one operand; what follows applies to
+        // the whole ternary.
+        assert_eq!(eval(r#""%d", 0 ? 1 : 2 + 10"#, &fields, &raw), "12");
+        // Index expressions take one operand only.
+        assert!(PrintFmt::parse(r#""%d", REC->a[1 + 1]"#, &fields, "t").is_err());
+        // An unterminated string is an error, not an endless read.
+        assert!(PrintFmt::parse("\"abc", &fields, "t").is_err());
     }
 
     #[test]

@@ -300,7 +300,8 @@ impl EventSpec {
                 // not a tracepoint: tracepoint names are not a modifier's
                 // letters, and contain no dash.
                 let modifiers_only = rest.chars().all(|c| "ukhGHpPS".contains(c));
-                !named && !rest.is_empty() && !(modifiers_only && name.contains('-'))
+                let misspelt_named = modifiers_only && name.contains('-');
+                !(named || rest.is_empty() || misspelt_named)
             }
             None => spec.contains('/') && !spec.ends_with('/'),
         }

@@ -117,6 +117,11 @@ pub struct TraceArgs {
     /// Print events as they happen instead of writing a file.
     #[arg(long)]
     pub live: bool,
+    /// The trace clock [default: local, the cheapest, as trace-cmd's]: mono
+    /// for CLOCK_MONOTONIC, the clock of strobe record, so that times line
+    /// up with its recordings; or any clock tracefs trace_clock lists.
+    #[arg(long, value_name = "CLOCK")]
+    pub clock: Option<String>,
     /// Compress page chunks with zstd.
     #[arg(long = "compress")]
     pub compress: bool,

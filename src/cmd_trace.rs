@@ -69,6 +69,7 @@ pub fn run(args: TraceArgs) -> Result<i32> {
         buffer_kb,
         compress: args.compress,
         command_line: std::env::args().collect(),
+        clock: args.clock.clone(),
     };
     let output = OutputFile::new(&args.output);
     let sink: Option<Box<dyn FnOnce() -> std::io::Result<std::fs::File> + '_>> = if args.live {

@@ -237,7 +237,7 @@ fn root_trace_matches_record_on_sched_switch() {
     let before = global_state();
     let traced = dir.join("trace.data");
     let out = run(strobe()
-        .args(["trace", "-e", "sched:sched_switch", "-o"])
+        .args(["trace", "--clock", "mono", "-e", "sched:sched_switch", "-o"])
         .arg(&traced)
         .arg("--")
         .arg(workload("pingpong"))
@@ -281,7 +281,8 @@ fn root_trace_matches_record_on_sched_switch() {
             .unwrap()
             .starts_with("prev_comm=pingpong"));
     }
-    // Times are CLOCK_MONOTONIC, as in strobe record: later than the record run's.
+    // With --clock mono, times are CLOCK_MONOTONIC, as in strobe record:
+    // later than the record run's.
     let last_record = a.last().unwrap()["time"].as_u64().unwrap();
     let first_trace = b[0]["time"].as_u64().unwrap();
     assert!(first_trace > last_record, "trace times follow record times");

@@ -48,6 +48,9 @@ pub struct TraceOptions {
     pub compress: bool,
     /// strobe's command line, for the metadata.
     pub command_line: Vec<String>,
+    /// The instance's `trace_clock`; `local` (the kernel's per-CPU
+    /// sched_clock, as trace-cmd and perf use by default) if `None`.
+    pub clock: Option<String>,
 }
 
 /// What a trace produced.
@@ -73,8 +76,22 @@ pub struct TraceSummary {
 /// Pages of one CPU, read in one go.
 struct Batch {
     cpu: u32,
-    pages: Vec<u8>,
+    /// A buffer from the [`BufferPool`]; the pages are `buffer[..len]`.
+    buffer: Vec<u8>,
+    len: usize,
 }
+
+impl Batch {
+    fn pages(&self) -> &[u8] {
+        &self.buffer[..self.len]
+    }
+}
+
+/// Batch buffers go back and forth between the readers and the writer
+/// instead of being allocated, faulted in and zeroed for every batch: at a
+/// few hundred megabytes a second that work is a measurable share of a
+/// tracer's cost.
+type BufferPool = std::sync::Mutex<Vec<Vec<u8>>>;
 
 /// Tells the caller about pages as they arrive (for `trace --live`).
 pub type PageSink<'a> = &'a mut dyn FnMut(u32, &[u8], &PageLayout, usize);
@@ -90,6 +107,10 @@ pub struct TraceSession<S: Sink> {
     notices: Vec<String>,
     /// Processes given with -p, whose exit ends the trace.
     watched: Vec<i32>,
+    /// /proc/kallsyms, being read.
+    kallsyms: Option<std::thread::JoinHandle<Vec<u8>>>,
+    /// Names of the processes running at the start, being read.
+    comms: Option<std::thread::JoinHandle<Vec<(i32, String)>>>,
 }
 
 impl<S: Sink> std::fmt::Debug for TraceSession<S> {
@@ -202,7 +223,7 @@ impl<S: Sink> TraceSession<S> {
     ) -> Result<Self, RecordError> {
         let tracefs = Tracefs::open()?;
         let instance = tracefs.create_instance("trace")?;
-        let mut notices = Vec::new();
+        let notices = Vec::new();
         // A new instance records at once; nothing should reach its buffer
         // before everything is set up.
         instance.write("tracing_on", "0")?;
@@ -211,16 +232,26 @@ impl<S: Sink> TraceSession<S> {
         }
         // CLOCK_MONOTONIC, so times compare with perf's and strobe record's.
         let clocks = instance.read("trace_clock").unwrap_or_default();
-        let clock = if clocks
+        let available: Vec<&str> = clocks
             .split_whitespace()
-            .any(|c| c.trim_matches(['[', ']']) == "mono")
-        {
-            instance.write("trace_clock", "mono")?;
-            "mono"
-        } else {
-            notices.push("this kernel has no `mono` trace clock; using `local`".into());
-            "local"
+            .map(|c| c.trim_matches(['[', ']']))
+            .collect();
+        let clock = match &options.clock {
+            Some(asked) if available.contains(&asked.as_str()) => asked.clone(),
+            Some(asked) => {
+                return Err(RecordError::Trace(format!(
+                    "--clock {asked}: this kernel's trace clocks are {}",
+                    available.join(", ")
+                )))
+            }
+            // The instance's own default, as trace-cmd and perf use: the
+            // cheapest clock to read on every event, and changing the clock
+            // costs the kernel an RCU grace period at the start.
+            None => "local".to_string(),
         };
+        if clock != "local" {
+            instance.write("trace_clock", &clock)?;
+        }
 
         let online = CpuList::online()?;
         let cpus = match &options.targets.cpus {
@@ -371,7 +402,7 @@ impl<S: Sink> TraceSession<S> {
             clock: if clock == "mono" {
                 "CLOCK_MONOTONIC".into()
             } else {
-                "ftrace local".into()
+                format!("ftrace {clock}")
             },
             start_time_ns: crate::session::monotonic_ns(),
             start_realtime_ns: crate::session::clock_ns(libc::CLOCK_REALTIME),
@@ -383,7 +414,7 @@ impl<S: Sink> TraceSession<S> {
                 header_page,
                 header_event: tracefs.header_event()?,
                 subbuf_size: subbuf_size as u32,
-                clock: clock.into(),
+                clock: clock.clone(),
                 tracer: tracer.into(),
                 functions: options.functions.clone(),
                 notrace: options.notrace.clone(),
@@ -407,23 +438,24 @@ impl<S: Sink> TraceSession<S> {
                 let json =
                     serde_json::to_vec(&meta).map_err(|e| RecordError::Trace(e.to_string()))?;
                 writer.write_meta(ChunkKind::Session, &json, true)?;
-                {
-                    // Function addresses, and the kernel addresses in
-                    // tracepoint fields, are resolved with the whole
-                    // kallsyms: which will show up is not known until the
-                    // pages are decoded.
-                    let kallsyms = procfs::read_text(Path::new("/proc/kallsyms"));
-                    if !kallsyms.is_empty() {
-                        writer.write_meta(ChunkKind::Kallsyms, &kallsyms, true)?;
-                    }
-                }
                 writer.begin_data(0)?;
                 Some(writer)
             }
             None => None,
         };
 
+        // Function addresses, and the kernel addresses in tracepoint fields,
+        // are resolved with the whole kallsyms: which will show up is not
+        // known until the pages are decoded. Reading it takes a while, so
+        // it is read while tracing and written once read (a file that is
+        // not a ring may have metadata after data).
+        let kallsyms = std::thread::spawn(|| procfs::read_text(Path::new("/proc/kallsyms")));
+        // The names of the processes running at the start, for their events
+        // (those started later are in saved_cmdlines at the end).
+        let comms = std::thread::spawn(current_comms);
         Ok(TraceSession {
+            comms: Some(comms),
+            kallsyms: Some(kallsyms),
             instance: Some(instance),
             writer,
             cpus: cpus.as_slice().to_vec(),
@@ -480,13 +512,15 @@ impl<S: Sink> TraceSession<S> {
 
         let (sender, batches) = sync_channel::<Batch>(64);
         let finishing = Arc::new(AtomicBool::new(false));
+        let pool = BufferPool::default();
         let subbuf = self.subbuf_size;
         let mut summary = TraceSummary::default();
         let result = std::thread::scope(|scope| {
             for (cpu, file) in readers {
                 let sender = sender.clone();
                 let finishing = finishing.clone();
-                scope.spawn(move || read_cpu(cpu, file, subbuf, &sender, &finishing));
+                let pool = &pool;
+                scope.spawn(move || read_cpu(cpu, file, subbuf, &sender, &finishing, pool));
             }
             drop(sender);
             let mut stopped = false;
@@ -518,8 +552,17 @@ impl<S: Sink> TraceSession<S> {
                         finishing.store(true, Ordering::Relaxed);
                     }
                 }
-                match batches.recv_timeout(Duration::from_millis(50)) {
-                    Ok(batch) => self.take_batch(&batch, &mut summary, &mut live)?,
+                if self.kallsyms.as_ref().is_some_and(|t| t.is_finished()) {
+                    self.write_kallsyms()?;
+                }
+                // Short waits: the end of the command is noticed at once.
+                match batches.recv_timeout(Duration::from_millis(10)) {
+                    Ok(batch) => {
+                        self.take_batch(&batch, &mut summary, &mut live)?;
+                        if let Ok(mut free) = pool.lock() {
+                            free.push(batch.buffer);
+                        }
+                    }
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
@@ -548,7 +591,11 @@ impl<S: Sink> TraceSession<S> {
             summary.dropped += stats.dropped_events;
             cpu_stats.push(stats);
         }
-        let mut comms = current_comms();
+        let mut comms = self
+            .comms
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
         let tracefs_root = instance
             .root()
             .parent()
@@ -559,7 +606,10 @@ impl<S: Sink> TraceSession<S> {
                 comms.extend(parse_saved_cmdlines(&text));
             }
         }
-        instance.remove()?;
+        // Removing an instance takes the kernel a while (RCU grace periods):
+        // it goes on while the file is finished.
+        let removal = std::thread::spawn(move || instance.remove());
+        self.write_kallsyms()?;
         if let Some(writer) = &mut self.writer {
             let trailer = TrailerMeta {
                 end_time_ns: crate::session::monotonic_ns(),
@@ -571,7 +621,24 @@ impl<S: Sink> TraceSession<S> {
             };
             summary.file_bytes = writer.finish(&trailer)?;
         }
+        removal
+            .join()
+            .map_err(|_| RecordError::Trace("removing the tracefs instance failed".into()))??;
         Ok(summary)
+    }
+
+    /// Writes the kallsyms text once its thread has read it.
+    fn write_kallsyms(&mut self) -> Result<(), RecordError> {
+        let Some(thread) = self.kallsyms.take() else {
+            return Ok(());
+        };
+        let kallsyms = thread.join().unwrap_or_default();
+        if let Some(writer) = &mut self.writer {
+            if !kallsyms.is_empty() {
+                writer.write_meta(ChunkKind::Kallsyms, &kallsyms, true)?;
+            }
+        }
+        Ok(())
     }
 
     fn take_batch(
@@ -581,7 +648,7 @@ impl<S: Sink> TraceSession<S> {
         live: &mut Option<PageSink<'_>>,
     ) -> Result<(), RecordError> {
         let mut stats = RunStats::default();
-        for bytes in batch.pages.chunks(self.subbuf_size) {
+        for bytes in batch.pages().chunks(self.subbuf_size) {
             // A page that does not decode is still stored: the reader
             // counts it as damaged, and nothing that was read is lost.
             if let Ok(s) = page::summarize(&self.layout, bytes) {
@@ -605,10 +672,10 @@ impl<S: Sink> TraceSession<S> {
         }
         summary.events += stats.records;
         if let Some(live) = live {
-            live(batch.cpu, &batch.pages, &self.layout, self.subbuf_size);
+            live(batch.cpu, batch.pages(), &self.layout, self.subbuf_size);
         }
         if let Some(writer) = &mut self.writer {
-            writer.write_records(ChunkKind::FtracePages, batch.cpu, &batch.pages, &stats)?;
+            writer.write_records(ChunkKind::FtracePages, batch.cpu, batch.pages(), &stats)?;
         }
         Ok(())
     }
@@ -626,9 +693,19 @@ fn read_cpu(
     subbuf: usize,
     sender: &std::sync::mpsc::SyncSender<Batch>,
     finishing: &AtomicBool,
+    pool: &BufferPool,
 ) {
-    let mut pages = Vec::new();
-    let mut page = vec![0u8; subbuf];
+    let batch_bytes = subbuf * PAGES_PER_BATCH;
+    // A buffer is zeroed once, when it is first made; after that it keeps
+    // its full length and `len` says how much of it this batch filled.
+    let take_buffer = || {
+        pool.lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .unwrap_or_else(|| vec![0u8; batch_bytes])
+    };
+    let mut buffer = take_buffer();
+    let mut len = 0;
     let mut last_read = std::time::Instant::now();
     loop {
         let last_round = finishing.load(Ordering::Relaxed);
@@ -638,36 +715,38 @@ fn read_cpu(
         // it half empty: that is done only once a second, so a trace of
         // rare events still shows them, and at the end.
         if !last_round {
-            let ready = strobe_probe::sys::poll_readable(file.as_fd(), 50);
-            if !ready && last_read.elapsed() < Duration::from_secs(1) {
+            let ready = strobe_probe::sys::poll_readable(file.as_fd(), 10);
+            if !ready
+                && last_read.elapsed() < Duration::from_secs(1)
+                && !finishing.load(Ordering::Relaxed)
+            {
                 continue;
             }
         }
         last_read = std::time::Instant::now();
-        // Read until the buffer is empty (EAGAIN) or a batch is full.
-        let mut full = false;
-        loop {
-            match file.read(&mut page) {
+        // Read until the buffer is empty (EAGAIN) or a batch is full, each
+        // sub-buffer straight into its place in the batch.
+        while len < batch_bytes {
+            let slot = &mut buffer[len..len + subbuf];
+            match file.read(slot) {
                 Ok(0) => break,
                 Ok(n) => {
-                    // Short reads (a partly filled page at the end) are
-                    // padded to a whole sub-buffer; the page header's
+                    // A short read (a partly filled page at the end) is
+                    // padded to a whole sub-buffer: the page header's
                     // commit says how much of it is data.
-                    pages.extend_from_slice(&page[..n]);
-                    pages.resize(pages.len() + (subbuf - n), 0);
-                    if pages.len() >= subbuf * PAGES_PER_BATCH {
-                        full = true;
-                        break;
-                    }
+                    slot[n..].fill(0);
+                    len += subbuf;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }
         }
-        if !pages.is_empty() {
+        let full = len >= batch_bytes;
+        if len > 0 {
             let batch = Batch {
                 cpu,
-                pages: std::mem::take(&mut pages),
+                buffer: std::mem::replace(&mut buffer, take_buffer()),
+                len: std::mem::take(&mut len),
             };
             if sender.send(batch).is_err() {
                 return;

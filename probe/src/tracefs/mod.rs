@@ -261,6 +261,18 @@ impl Tracefs {
                 pattern: pattern.to_string(),
                 suggestion: None,
             })?;
+        // An exact name needs no listing of every tracepoint (thousands of
+        // directories, slow to walk in a fresh instance).
+        if !is_glob(pattern) {
+            let exact = TracepointName {
+                system: system.to_string(),
+                name: name.to_string(),
+            };
+            let dir = self.root.join("events").join(system).join(name);
+            if dir.join("format").is_file() {
+                return Ok(vec![exact]);
+            }
+        }
         let all = self.tracepoints()?;
         let found: Vec<TracepointName> = all
             .iter()

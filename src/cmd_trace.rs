@@ -70,6 +70,7 @@ pub fn run(args: TraceArgs) -> Result<i32> {
         compress: args.compress,
         command_line: std::env::args().collect(),
         clock: args.clock.clone(),
+        live: args.live,
     };
     let output = OutputFile::new(&args.output);
     let sink: Option<Box<dyn FnOnce() -> std::io::Result<std::fs::File> + '_>> = if args.live {
@@ -147,6 +148,20 @@ pub fn run(args: TraceArgs) -> Result<i32> {
     Ok(summary.exit_status.unwrap_or(0))
 }
 
+/// A pid's command from tracefs `saved_cmdlines`.
+fn saved_cmdline(pid: i32) -> Option<String> {
+    let text = [
+        "/sys/kernel/tracing/saved_cmdlines",
+        "/sys/kernel/debug/tracing/saved_cmdlines",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok())?;
+    text.lines().find_map(|line| {
+        let (p, comm) = line.split_once(' ')?;
+        (p.trim().parse() == Ok(pid)).then(|| comm.to_string())
+    })
+}
+
 /// Prints events as `strobe trace --live` reads them.
 struct LivePrinter {
     formats: HashMap<u16, TracepointFormat>,
@@ -204,9 +219,13 @@ impl LivePrinter {
                     if tid == 0 {
                         return "swapper".to_string();
                     }
+                    // A process that has exited since is named by the
+                    // kernel's saved command lines.
                     std::fs::read_to_string(format!("/proc/{tid}/comm"))
+                        .ok()
+                        .or_else(|| saved_cmdline(tid))
                         .map(|c| c.trim_end().to_string())
-                        .unwrap_or_else(|_| format!(":{tid}"))
+                        .unwrap_or_else(|| format!(":{tid}"))
                 });
                 let name = format!("{}:{}", format.system, format.name);
                 let ts = event.timestamp;

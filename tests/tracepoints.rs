@@ -527,3 +527,37 @@ fn root_list_shows_events_with_descriptions() {
         "{text}"
     );
 }
+
+#[test]
+fn root_trace_live_prints_events_as_they_happen() {
+    if !have_root("root_trace_live_prints_events_as_they_happen") {
+        return;
+    }
+    let _serial = serial();
+    let before = global_state();
+    let out = run(strobe().args([
+        "trace",
+        "--live",
+        "-e",
+        "sched:sched_process_exec",
+        "--",
+        "sh",
+        "-c",
+        "ls / >/dev/null; true",
+    ]));
+    ok(&out, "strobe trace --live");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("filename=/usr/bin/ls") || l.contains("filename=/bin/ls"))
+        .unwrap_or_else(|| panic!("the exec of ls is printed: {text}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words[0], "ls", "{line}");
+    assert_eq!(words[4], "sched:sched_process_exec:", "{line}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[ strobe trace:") && stderr.contains("events"),
+        "{stderr}"
+    );
+    assert_eq!(global_state(), before);
+}

@@ -48,6 +48,8 @@ pub struct TraceOptions {
     pub compress: bool,
     /// strobe's command line, for the metadata.
     pub command_line: Vec<String>,
+    /// Events are printed as they come (`--live`), not stored.
+    pub live: bool,
     /// The instance's `trace_clock`; `local` (the kernel's per-CPU
     /// sched_clock, as trace-cmd and perf use by default) if `None`.
     pub clock: Option<String>,
@@ -230,7 +232,12 @@ impl<S: Sink> TraceSession<S> {
         if let Some(kb) = options.buffer_kb {
             instance.write("buffer_size_kb", &kb.to_string())?;
         }
-        // CLOCK_MONOTONIC, so times compare with perf's and strobe record's.
+        // Printing as events happen: wake the readers for any data, not
+        // only once the buffer is half full.
+        if options.live {
+            let _ = instance.write("buffer_percent", "0");
+        }
+        // The trace clock: what the user asked for, or the instance default.
         let clocks = instance.read("trace_clock").unwrap_or_default();
         let available: Vec<&str> = clocks
             .split_whitespace()

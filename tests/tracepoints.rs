@@ -214,6 +214,11 @@ fn root_sched_switch_fields_decode_and_count_two_per_round_trip() {
         first.contains("prev_pid=") && first.contains("next_comm="),
         "{first}"
     );
+    // A blocked task's state by its flag's name, as the trace text shows it.
+    assert!(
+        text.lines().any(|l| l.contains("prev_state=S")),
+        "prev_state by name: {text}"
+    );
 }
 
 #[test]

@@ -132,6 +132,47 @@ fn value_json(value: &Value<'_>) -> serde_json::Value {
     }
 }
 
+/// A flag or symbolic field's value by name, from the tables of the
+/// event's print format (`__print_flags`, `__print_symbolic`), as perf's
+/// `flag_str` and `symbol_str` give it: flags joined by the table's
+/// delimiter, bits no name covers in hex after them.
+pub fn named_value(format: &TracepointFormat, field: &str, value: &Value<'_>) -> Option<String> {
+    let value = match *value {
+        Value::Unsigned(v) => v,
+        Value::Signed(v) => v as u64,
+        _ => return None,
+    };
+    if let Some(table) = format.symbolic_table(field) {
+        return table
+            .iter()
+            .find(|(v, _)| *v == value)
+            .map(|(_, name)| name.clone());
+    }
+    let table = format.flag_table(field)?;
+    let delimiter = format.flag_delimiter(field).unwrap_or("|");
+    let mut names = Vec::new();
+    let mut rest = value;
+    for (flag, name) in table {
+        if *flag == 0 {
+            if value == 0 {
+                return Some(name.clone());
+            }
+            continue;
+        }
+        if rest & flag == *flag {
+            names.push(name.clone());
+            rest &= !flag;
+        }
+    }
+    if names.is_empty() {
+        return None;
+    }
+    if rest != 0 {
+        names.push(format!("{rest:#x}"));
+    }
+    Some(names.join(delimiter))
+}
+
 /// Runs a script pass, writing to `out`.
 pub fn run(
     recording: &Recording<'_>,
@@ -337,7 +378,10 @@ fn text_line(
                 let name = &options.field_names[index];
                 match format.and_then(|f| Some((f, f.field(name)?))) {
                     Some((format, field)) => match format.value(field, sample.raw) {
-                        Ok(value) => write!(line, "{name}={value}"),
+                        Ok(value) => match named_value(format, name, &value) {
+                            Some(named) => write!(line, "{name}={named}"),
+                            None => write!(line, "{name}={value}"),
+                        },
                         Err(_) => {
                             stats.bad_payloads += 1;
                             write!(line, "{name}=?")

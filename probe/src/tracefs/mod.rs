@@ -465,7 +465,7 @@ pub fn parse_filter_error(log: &str, filter: &str) -> FilterRejection {
     if let (Some(command), Some(caret)) = (lines.get(start + 1), lines.get(start + 2)) {
         if let (Some(at), Some(col)) = (command.find("Command: "), caret.find('^')) {
             let text_start = at + "Command: ".len();
-            rejection.position = col.checked_sub(text_start).filter(|&p| p <= filter.len());
+            rejection.position = col.checked_sub(text_start).map(|p| p.min(filter.len()));
         }
     }
     rejection

@@ -144,7 +144,7 @@ Examples:
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Event classes (sw, hw, tracepoint, probe) and/or a glob or regular
+    /// Event classes (sw, hw, cache, tracepoint, probe) and/or a glob or regular
     /// expression on the names.
     #[arg(value_name = "FILTER")]
     pub filters: Vec<String>,
@@ -271,6 +271,9 @@ Events (-e NAME[:u|:k]):
             branches (branch-instructions), branch-misses, bus-cycles, ref-cycles,
             stalled-cycles-frontend (idle-cycles-frontend),
             stalled-cycles-backend (idle-cycles-backend)
+  cache:    L1-dcache-loads, L1-dcache-load-misses, LLC-loads, LLC-load-misses,
+            dTLB-load-misses, iTLB-load-misses, branch-load-misses, ... (strobe list cache)
+  tracepoints: SYSTEM:EVENT, globs allowed (strobe list tracepoint)
   The default is cycles; without a hardware PMU strobe samples cpu-clock and says so.";
 
 const INFO_EXAMPLES: &str = "\

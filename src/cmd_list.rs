@@ -13,6 +13,7 @@ use strobe_probe::tracefs::{glob_match, Tracefs};
 enum Class {
     Software,
     Hardware,
+    HardwareCache,
     Tracepoint,
     Probe,
 }
@@ -22,6 +23,7 @@ impl Class {
         Some(match word {
             "sw" | "software" => Class::Software,
             "hw" | "hardware" => Class::Hardware,
+            "cache" => Class::HardwareCache,
             "tracepoint" | "tracepoints" | "tp" => Class::Tracepoint,
             "probe" | "probes" | "dynamic" => Class::Probe,
             _ => return None,
@@ -32,6 +34,7 @@ impl Class {
         match self {
             Class::Software => "Software event",
             Class::Hardware => "Hardware event",
+            Class::HardwareCache => "Hardware cache event",
             Class::Tracepoint => "Tracepoint event",
             Class::Probe => "Dynamic probe",
         }
@@ -102,10 +105,10 @@ pub fn run(args: ListArgs) -> Result<i32> {
     let wanted = |class: Class| classes.is_empty() || classes.contains(&class);
     let mut listed = Vec::new();
     for event in named_events() {
-        let class = if event.type_ == strobe_probe::attr::PERF_TYPE_SOFTWARE {
-            Class::Software
-        } else {
-            Class::Hardware
+        let class = match event.type_ {
+            strobe_probe::attr::PERF_TYPE_SOFTWARE => Class::Software,
+            strobe_probe::attr::PERF_TYPE_HARDWARE => Class::Hardware,
+            _ => Class::HardwareCache,
         };
         if wanted(class) {
             let config = strobe_probe::EventSpec::parse(event.name)

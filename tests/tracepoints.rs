@@ -525,6 +525,18 @@ fn root_list_shows_events_with_descriptions() {
         ["syscalls:sys_enter_getpid", "syscalls:sys_enter_getppid"]
     );
     assert_eq!(items[0]["type"], 2);
+    let out = run(strobe().args(["list", "cache", "--json"]));
+    ok(&out, "strobe list cache");
+    let items: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(items.len(), 32);
+    let misses = items
+        .iter()
+        .find(|i| i["name"] == "L1-dcache-load-misses")
+        .unwrap();
+    assert_eq!(
+        (misses["type"].as_u64(), misses["config"].as_u64()),
+        (Some(3), Some(0x10000))
+    );
     let out = run(strobe().args(["list", "sw"]));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -17,6 +17,8 @@ pub const ATTR_SIZE: usize = b::PERF_ATTR_SIZE_VER8 as usize;
 pub const PERF_TYPE_SOFTWARE: u32 = perf_event_open_sys::bindings::PERF_TYPE_SOFTWARE;
 /// `PERF_TYPE_HARDWARE`.
 pub const PERF_TYPE_HARDWARE: u32 = perf_event_open_sys::bindings::PERF_TYPE_HARDWARE;
+/// `PERF_TYPE_HW_CACHE`.
+pub const PERF_TYPE_HW_CACHE: u32 = perf_event_open_sys::bindings::PERF_TYPE_HW_CACHE;
 /// `PERF_TYPE_TRACEPOINT`.
 pub const PERF_TYPE_TRACEPOINT: u32 = perf_event_open_sys::bindings::PERF_TYPE_TRACEPOINT;
 

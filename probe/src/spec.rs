@@ -166,6 +166,112 @@ const HARDWARE: &[(&str, u32, &str)] = &[
     ),
 ];
 
+/// Generic hardware cache events (`PERF_TYPE_HW_CACHE`), by perf's names:
+/// config is cache id | operation << 8 | result << 16. Only the
+/// combinations perf lists are named (no stores to the instruction cache).
+const HW_CACHE: &[(&str, u64, &str)] = &[
+    ("L1-dcache-loads", 0x0, "level-1 data cache: reads"),
+    (
+        "L1-dcache-load-misses",
+        0x10000,
+        "level-1 data cache: reads that missed",
+    ),
+    ("L1-dcache-stores", 0x100, "level-1 data cache: writes"),
+    (
+        "L1-dcache-store-misses",
+        0x10100,
+        "level-1 data cache: writes that missed",
+    ),
+    (
+        "L1-dcache-prefetches",
+        0x200,
+        "level-1 data cache: prefetches",
+    ),
+    (
+        "L1-dcache-prefetch-misses",
+        0x10200,
+        "level-1 data cache: prefetches that missed",
+    ),
+    ("L1-icache-loads", 0x1, "level-1 instruction cache: reads"),
+    (
+        "L1-icache-load-misses",
+        0x10001,
+        "level-1 instruction cache: reads that missed",
+    ),
+    (
+        "L1-icache-prefetches",
+        0x201,
+        "level-1 instruction cache: prefetches",
+    ),
+    (
+        "L1-icache-prefetch-misses",
+        0x10201,
+        "level-1 instruction cache: prefetches that missed",
+    ),
+    ("LLC-loads", 0x2, "last-level cache: reads"),
+    (
+        "LLC-load-misses",
+        0x10002,
+        "last-level cache: reads that missed",
+    ),
+    ("LLC-stores", 0x102, "last-level cache: writes"),
+    (
+        "LLC-store-misses",
+        0x10102,
+        "last-level cache: writes that missed",
+    ),
+    ("LLC-prefetches", 0x202, "last-level cache: prefetches"),
+    (
+        "LLC-prefetch-misses",
+        0x10202,
+        "last-level cache: prefetches that missed",
+    ),
+    ("dTLB-loads", 0x3, "data TLB: reads"),
+    ("dTLB-load-misses", 0x10003, "data TLB: reads that missed"),
+    ("dTLB-stores", 0x103, "data TLB: writes"),
+    ("dTLB-store-misses", 0x10103, "data TLB: writes that missed"),
+    ("dTLB-prefetches", 0x203, "data TLB: prefetches"),
+    (
+        "dTLB-prefetch-misses",
+        0x10203,
+        "data TLB: prefetches that missed",
+    ),
+    ("iTLB-loads", 0x4, "instruction TLB: reads"),
+    (
+        "iTLB-load-misses",
+        0x10004,
+        "instruction TLB: reads that missed",
+    ),
+    ("branch-loads", 0x5, "branch prediction unit: reads"),
+    (
+        "branch-load-misses",
+        0x10005,
+        "branch prediction unit: reads that missed",
+    ),
+    ("node-loads", 0x6, "local memory (NUMA node): reads"),
+    (
+        "node-load-misses",
+        0x10006,
+        "local memory (NUMA node): reads that missed",
+    ),
+    ("node-stores", 0x106, "local memory (NUMA node): writes"),
+    (
+        "node-store-misses",
+        0x10106,
+        "local memory (NUMA node): writes that missed",
+    ),
+    (
+        "node-prefetches",
+        0x206,
+        "local memory (NUMA node): prefetches",
+    ),
+    (
+        "node-prefetch-misses",
+        0x10206,
+        "local memory (NUMA node): prefetches that missed",
+    ),
+];
+
 /// One named event for listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NamedEvent {
@@ -189,6 +295,11 @@ pub fn named_events() -> impl Iterator<Item = NamedEvent> {
         .chain(HARDWARE.iter().map(|&(name, _, description)| NamedEvent {
             name,
             type_: b::PERF_TYPE_HARDWARE,
+            description,
+        }))
+        .chain(HW_CACHE.iter().map(|&(name, _, description)| NamedEvent {
+            name,
+            type_: b::PERF_TYPE_HW_CACHE,
             description,
         }))
 }
@@ -243,6 +354,8 @@ impl EventSpec {
             (b::PERF_TYPE_SOFTWARE, c as u64)
         } else if let Some(&(_, c, _)) = HARDWARE.iter().find(|e| e.0 == lower) {
             (b::PERF_TYPE_HARDWARE, c as u64)
+        } else if let Some(&(_, c, _)) = HW_CACHE.iter().find(|e| e.0.eq_ignore_ascii_case(name)) {
+            (b::PERF_TYPE_HW_CACHE, c)
         } else {
             return Err(SpecError::UnknownEvent {
                 name: name.to_string(),
@@ -361,9 +474,9 @@ impl EventSpec {
             .collect()
     }
 
-    /// Whether this is a hardware event, which needs a PMU.
+    /// Whether this is a hardware event (generic or cache), which needs a PMU.
     pub fn is_hardware(&self) -> bool {
-        self.type_ == b::PERF_TYPE_HARDWARE
+        self.type_ == b::PERF_TYPE_HARDWARE || self.type_ == b::PERF_TYPE_HW_CACHE
     }
 
     /// The `cpu-clock` event, strobe's fallback when there is no PMU.
@@ -399,6 +512,27 @@ mod tests {
             EventSpec::parse("cycles:z"),
             Err(SpecError::UnknownModifier { modifier: 'z', .. })
         ));
+    }
+
+    #[test]
+    fn hardware_cache_events() {
+        // perf's encodings: L1D=0, LLC=2, dTLB=3; load=0, store=1; miss=1.
+        let e = EventSpec::parse("L1-dcache-load-misses").unwrap();
+        assert_eq!((e.type_, e.config), (b::PERF_TYPE_HW_CACHE, 0x10000));
+        assert!(e.is_hardware());
+        assert_eq!(EventSpec::parse("LLC-stores").unwrap().config, 0x102);
+        assert_eq!(
+            EventSpec::parse("dtlb-load-misses:u").unwrap().config,
+            0x10003
+        );
+        assert_eq!(EventSpec::parse("branch-loads").unwrap().config, 0x5);
+        assert!(EventSpec::parse("L1-icache-stores").is_err());
+        assert_eq!(
+            named_events()
+                .filter(|e| e.type_ == b::PERF_TYPE_HW_CACHE)
+                .count(),
+            32
+        );
     }
 
     #[test]

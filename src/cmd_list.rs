@@ -81,10 +81,7 @@ struct Listed {
 }
 
 /// A tracepoint's one-line description: its fields.
-fn tracepoint_description(system: &str, format: &str) -> String {
-    let Ok(format) = TracepointFormat::parse(system, format) else {
-        return "format unreadable".to_string();
-    };
+fn tracepoint_description(format: &TracepointFormat) -> String {
     let fields: Vec<&str> = format.event_fields().map(|f| f.name.as_str()).collect();
     if fields.is_empty() {
         "no fields".to_string()
@@ -132,16 +129,18 @@ pub fn run(args: ListArgs) -> Result<i32> {
                         if !patterns.is_empty() && !patterns.iter().any(|p| p.matches(&name)) {
                             continue;
                         }
-                        let format = fs.format_text(&tp).unwrap_or_default();
-                        let id = format
-                            .lines()
-                            .find_map(|l| l.strip_prefix("ID:"))
-                            .and_then(|id| id.trim().parse::<u64>().ok());
+                        let text = fs.format_text(&tp).unwrap_or_default();
+                        let format = TracepointFormat::parse(&tp.system, &text);
                         listed.push(Listed {
                             name,
                             class: Class::Tracepoint,
-                            description: tracepoint_description(&tp.system, &format),
-                            encoding: id.map(|id| (strobe_probe::attr::PERF_TYPE_TRACEPOINT, id)),
+                            description: format.as_ref().map_or_else(
+                                |_| "format unreadable".to_string(),
+                                tracepoint_description,
+                            ),
+                            encoding: format
+                                .ok()
+                                .map(|f| (strobe_probe::attr::PERF_TYPE_TRACEPOINT, f.id as u64)),
                         });
                     }
                 }

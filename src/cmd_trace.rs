@@ -148,26 +148,13 @@ pub fn run(args: TraceArgs) -> Result<i32> {
     Ok(summary.exit_status.unwrap_or(0))
 }
 
-/// A pid's command from tracefs `saved_cmdlines`.
-fn saved_cmdline(pid: i32) -> Option<String> {
-    let text = [
-        "/sys/kernel/tracing/saved_cmdlines",
-        "/sys/kernel/debug/tracing/saved_cmdlines",
-    ]
-    .iter()
-    .find_map(|p| std::fs::read_to_string(p).ok())?;
-    text.lines().find_map(|line| {
-        let (p, comm) = line.split_once(' ')?;
-        (p.trim().parse() == Ok(pid)).then(|| comm.to_string())
-    })
-}
-
 /// Prints events as `strobe trace --live` reads them.
 struct LivePrinter {
     formats: HashMap<u16, TracepointFormat>,
     kernel: KernelSymbols,
     comms: HashMap<i32, String>,
     width: usize,
+    tracefs: Option<strobe_probe::tracefs::Tracefs>,
 }
 
 struct Symbols<'a>(&'a KernelSymbols);
@@ -194,6 +181,7 @@ impl LivePrinter {
             kernel: KernelSymbols::parse(&std::fs::read("/proc/kallsyms").unwrap_or_default()),
             comms: HashMap::new(),
             width,
+            tracefs: strobe_probe::tracefs::Tracefs::open().ok(),
         }
     }
 
@@ -223,7 +211,13 @@ impl LivePrinter {
                     // kernel's saved command lines.
                     std::fs::read_to_string(format!("/proc/{tid}/comm"))
                         .ok()
-                        .or_else(|| saved_cmdline(tid))
+                        .or_else(|| {
+                            let saved = self.tracefs.as_ref()?.saved_cmdlines();
+                            saved
+                                .into_iter()
+                                .find(|(pid, _)| *pid == tid)
+                                .map(|(_, c)| c)
+                        })
                         .map(|c| c.trim_end().to_string())
                         .unwrap_or_else(|| format!(":{tid}"))
                 });

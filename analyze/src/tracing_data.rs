@@ -150,13 +150,7 @@ impl TracingData {
             .collect::<Vec<_>>();
         if newer >= vec![0, 6] && c.pos < bytes.len() {
             if let Ok(text) = c.text64("the saved command lines") {
-                data.saved_comms = text
-                    .lines()
-                    .filter_map(|l| {
-                        let (pid, comm) = l.split_once(' ')?;
-                        Some((pid.trim().parse().ok()?, comm.to_string()))
-                    })
-                    .collect();
+                data.saved_comms = strobe_probe::tracefs::parse_saved_cmdlines(&text);
             }
         }
         Ok(data)

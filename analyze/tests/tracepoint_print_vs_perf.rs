@@ -20,12 +20,11 @@ use std::sync::{Mutex, MutexGuard};
 use strobe_analyze::symbols::SymbolTable;
 use strobe_probe::tracefs::format::{KernelSymbolizer, TracepointFormat};
 
-const TRACEFS: &str = "/sys/kernel/tracing";
-const SYSTEMS: [&str; 6] = ["sched", "raw_syscalls", "kmem", "irq", "timer", "signal"];
+#[path = "../../probe/tests/support/mod.rs"]
+mod support;
+use support::{in_ci, tracefs};
 
-fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
+const SYSTEMS: [&str; 6] = ["sched", "raw_syscalls", "kmem", "irq", "timer", "signal"];
 
 /// Whether the test may run: it needs root and perf. Under CI=true a
 /// missing privilege or tool is a failure, never a skip.
@@ -85,22 +84,6 @@ fn perf_record(args: &[&str], dir: &Path) -> Output {
     out
 }
 
-/// Mounts tracefs at its usual place unless it is there already.
-fn events_dir() -> PathBuf {
-    let root = Path::new(TRACEFS);
-    if !root.join("events").is_dir() {
-        let status = Command::new("mount")
-            .args(["-t", "tracefs", "nodev", TRACEFS])
-            .status()
-            .expect("run mount");
-        assert!(
-            status.success(),
-            "mount -t tracefs nodev {TRACEFS}: {status}"
-        );
-    }
-    root.join("events")
-}
-
 /// The formats of the traced systems, by tracepoint id.
 fn formats(events: &Path, systems: &[&str]) -> HashMap<u64, TracepointFormat> {
     let mut formats = HashMap::new();
@@ -150,7 +133,7 @@ impl HostKernel {
         symbols.reverse();
         symbols.sort_by_key(|s| s.0);
         let mut strings = HashMap::new();
-        let printk = Path::new(TRACEFS).join("printk_formats");
+        let printk = tracefs().join("printk_formats");
         for line in std::fs::read_to_string(printk).unwrap_or_default().lines() {
             // `0xffffffff82a1b2c3 : "text\n"`, quotes and final `\n` dropped
             // as libtraceevent drops them.
@@ -238,7 +221,7 @@ fn parse_perf_script(output: &str) -> BTreeMap<Key, Vec<String>> {
 /// Fails with a report of the event types that differ.
 fn compare_with_perf_script(test: &str, systems: &[&str], exclude_perf: bool, workload: &str) {
     let _serial = serial();
-    let events = events_dir();
+    let events = tracefs().join("events");
     let formats = formats(&events, systems);
     let dir = scratch(test);
     let data = dir.join("perf.data");

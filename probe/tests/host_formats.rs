@@ -10,47 +10,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use strobe_probe::tracefs::format::{NoSymbols, TracepointFormat};
 
-const TRACEFS: &str = "/sys/kernel/tracing";
-
-fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// Whether the test may run. Under CI=true a missing privilege is a failure.
-fn have_root(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(!in_ci(), "{test} needs root, and CI=true forbids skipping");
-        eprintln!("skipping {test}: needs root");
-    }
-    root
-}
-
-/// The events directory of tracefs, mounted at its usual place if needed.
-fn events_dir() -> PathBuf {
-    let root = Path::new(TRACEFS);
-    if !root.join("events").is_dir() {
-        let status = Command::new("mount")
-            .args(["-t", "tracefs", "nodev", TRACEFS])
-            .status()
-            .expect("run mount");
-        assert!(
-            status.success(),
-            "mount -t tracefs nodev {TRACEFS}: {status}"
-        );
-    }
-    let events = root.join("events");
-    assert!(
-        events.is_dir(),
-        "{} is missing after mounting tracefs",
-        events.display()
-    );
-    events
-}
+mod support;
+use support::{have_root, tracefs};
 
 /// (system, event, path of its format file), sorted.
 fn format_files(events: &Path) -> Vec<(String, String, PathBuf)> {
@@ -79,7 +42,7 @@ fn every_host_format_parses() {
     if !have_root("every_host_format_parses") {
         return;
     }
-    let events = events_dir();
+    let events = tracefs().join("events");
     let files = format_files(&events);
     assert!(
         !files.is_empty(),

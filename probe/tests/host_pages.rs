@@ -8,56 +8,22 @@
 use std::fs;
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use strobe_probe::tracefs::page::{Missed, Page, PageLayout};
 
-const TRACEFS: &str = "/sys/kernel/tracing";
+mod support;
+use support::{have_root, in_ci, tracefs};
 
 /// The events the instance records, as `system/event`.
 const EVENTS: [&str; 2] = ["sched/sched_switch", "raw_syscalls/sys_enter"];
-
-fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// Whether the test may run. Under CI=true a missing privilege is a failure.
-fn have_root(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(!in_ci(), "{test} needs root, and CI=true forbids skipping");
-        eprintln!("skipping {test}: needs root");
-    }
-    root
-}
 
 /// The instances share the machine's syscalls and CPUs; one at a time keeps
 /// each test's buffer to itself and its workload.
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Mounts tracefs at its usual place unless it is there already.
-fn tracefs() -> PathBuf {
-    let root = Path::new(TRACEFS);
-    if !root.join("instances").is_dir() {
-        let status = Command::new("mount")
-            .args(["-t", "tracefs", "nodev", TRACEFS])
-            .status()
-            .expect("run mount");
-        assert!(
-            status.success(),
-            "mount -t tracefs nodev {TRACEFS}: {status}"
-        );
-    }
-    assert!(
-        root.join("instances").is_dir(),
-        "{TRACEFS}/instances is missing after mounting tracefs"
-    );
-    root.to_path_buf()
 }
 
 /// A tracefs instance, removed when dropped, even when the test panics.

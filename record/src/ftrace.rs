@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
+use strobe_probe::tracefs::format::TracepointFormat;
 use strobe_probe::tracefs::page::{self, Missed, PageLayout};
 use strobe_probe::tracefs::{lockdown_mode, Instance, Tracefs};
 use strobe_probe::{CpuList, EventSpec};
@@ -107,6 +108,7 @@ pub struct TraceSession<S: Sink> {
     subbuf_size: usize,
     meta: SessionMeta,
     notices: Vec<String>,
+    tracefs: Tracefs,
     /// Processes given with -p, whose exit ends the trace.
     watched: Vec<i32>,
     /// /proc/kallsyms, being read.
@@ -193,16 +195,6 @@ fn parse_cpu_stats(cpu: u32, text: &str) -> FtraceCpuStats {
         }
     }
     stats
-}
-
-/// Parses `saved_cmdlines` ("PID COMM" lines).
-fn parse_saved_cmdlines(text: &str) -> Vec<(i32, String)> {
-    text.lines()
-        .filter_map(|line| {
-            let (pid, comm) = line.split_once(' ')?;
-            Some((pid.trim().parse().ok()?, comm.to_string()))
-        })
-        .collect()
 }
 
 /// The command names of the processes running now.
@@ -363,11 +355,7 @@ impl<S: Sink> TraceSession<S> {
                 .filter(|t| t.system == "ftrace")
             {
                 let format = tracefs.format_text(&tracepoint)?;
-                let id = format
-                    .lines()
-                    .find_map(|l| l.strip_prefix("ID:"))
-                    .and_then(|id| id.trim().parse().ok())
-                    .unwrap_or(0);
+                let id = TracepointFormat::parse("ftrace", &format).map_or(0, |f| f.id);
                 events.push(FtraceEventMeta {
                     name: tracepoint.to_string(),
                     id,
@@ -461,6 +449,7 @@ impl<S: Sink> TraceSession<S> {
         // (those started later are in saved_cmdlines at the end).
         let comms = std::thread::spawn(current_comms);
         Ok(TraceSession {
+            tracefs,
             comms: Some(comms),
             kallsyms: Some(kallsyms),
             instance: Some(instance),
@@ -603,16 +592,7 @@ impl<S: Sink> TraceSession<S> {
             .take()
             .and_then(|t| t.join().ok())
             .unwrap_or_default();
-        let tracefs_root = instance
-            .root()
-            .parent()
-            .and_then(Path::parent)
-            .map(Path::to_path_buf);
-        if let Some(root) = tracefs_root {
-            if let Ok(text) = std::fs::read_to_string(root.join("saved_cmdlines")) {
-                comms.extend(parse_saved_cmdlines(&text));
-            }
-        }
+        comms.extend(self.tracefs.saved_cmdlines());
         // Removing an instance takes the kernel a while (RCU grace periods):
         // it goes on while the file is finished.
         let removal = std::thread::spawn(move || instance.remove());
@@ -803,11 +783,5 @@ mod tests {
         assert_eq!(cpumask(&[0, 1, 3]), "b");
         assert_eq!(cpumask(&[0, 33]), "2,00000001");
         assert_eq!(cpumask(&[64]), "1,00000000,00000000");
-    }
-
-    #[test]
-    fn saved_cmdlines() {
-        let c = parse_saved_cmdlines("1 systemd\n4242 cat\nbad\n");
-        assert_eq!(c, vec![(1, "systemd".into()), (4242, "cat".into())]);
     }
 }

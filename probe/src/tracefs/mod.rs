@@ -170,6 +170,17 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
+/// Parses `saved_cmdlines` text: a "PID COMM" line per pid the kernel
+/// saved a command name for. Lines that do not parse are skipped.
+pub fn parse_saved_cmdlines(text: &str) -> Vec<(i32, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let (pid, comm) = line.split_once(' ')?;
+            Some((pid.trim().parse().ok()?, comm.to_string()))
+        })
+        .collect()
+}
+
 /// Whether a string has glob characters.
 pub fn is_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?', '['])
@@ -309,6 +320,14 @@ impl Tracefs {
     /// The format of the ring buffer's event header (`events/header_event`).
     pub fn header_event(&self) -> Result<String> {
         self.read("events/header_event")
+    }
+
+    /// The command names the kernel saved for pids it traced
+    /// (`saved_cmdlines`, shared by every instance).
+    pub fn saved_cmdlines(&self) -> Vec<(i32, String)> {
+        self.read("saved_cmdlines")
+            .map(|text| parse_saved_cmdlines(&text))
+            .unwrap_or_default()
     }
 
     /// The dynamic probes that exist (kprobes, uprobes, synthetic events),
@@ -545,6 +564,12 @@ mod tests {
         assert!(glob_match("kmem", "kmem"));
         assert!(!glob_match("kmem", "kmemx"));
         assert!(glob_match("[", "["));
+    }
+
+    #[test]
+    fn saved_cmdlines() {
+        let c = parse_saved_cmdlines("1 systemd\n4242 cat\nbad\n");
+        assert_eq!(c, vec![(1, "systemd".into()), (4242, "cat".into())]);
     }
 
     #[test]

@@ -150,7 +150,8 @@ pub fn run(args: TraceArgs) -> Result<i32> {
 
 /// Prints events as `strobe trace --live` reads them.
 struct LivePrinter {
-    formats: HashMap<u16, TracepointFormat>,
+    /// Each event's name and format, by id.
+    formats: HashMap<u16, (String, TracepointFormat)>,
     kernel: KernelSymbols,
     comms: HashMap<i32, String>,
     width: usize,
@@ -173,7 +174,7 @@ impl LivePrinter {
             let system = event.name.split(':').next().unwrap_or("");
             if let Ok(format) = TracepointFormat::parse(system, &event.format) {
                 width = width.max(event.name.len());
-                formats.insert(event.id as u16, format);
+                formats.insert(event.id as u16, (event.name.clone(), format));
             }
         }
         LivePrinter {
@@ -196,7 +197,7 @@ impl LivePrinter {
                 let Some(id) = raw.get(..2).map(|b| u16::from_le_bytes([b[0], b[1]])) else {
                     continue;
                 };
-                let Some(format) = self.formats.get(&id) else {
+                let Some((name, format)) = self.formats.get(&id) else {
                     continue;
                 };
                 let tid = raw
@@ -221,7 +222,6 @@ impl LivePrinter {
                         .map(|c| c.trim_end().to_string())
                         .unwrap_or_else(|| format!(":{tid}"))
                 });
-                let name = format!("{}:{}", format.system, format.name);
                 let ts = event.timestamp;
                 let line = format!(
                     "{comm:>16} {tid:>5} [{cpu:03}] {:>5}.{:06}: {name:>width$}: {}\n",

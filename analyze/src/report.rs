@@ -501,6 +501,10 @@ impl<'k> Resolver<'k> {
 pub(crate) struct Symbolizer<'k> {
     state: ProcessState,
     resolver: Resolver<'k>,
+    /// Names the kernel saved for pids (`saved_cmdlines`), used only for a
+    /// thread the records never name: the kernel keeps a pid's last name,
+    /// which may be another process's that had the pid before.
+    saved_comms: FxHashMap<i32, String>,
 }
 
 impl<'k> Symbolizer<'k> {
@@ -508,6 +512,7 @@ impl<'k> Symbolizer<'k> {
         Symbolizer {
             state: ProcessState::default(),
             resolver: Resolver::new(kernel, recording),
+            saved_comms: recording.saved_comms.iter().cloned().collect(),
         }
     }
 
@@ -516,16 +521,9 @@ impl<'k> Symbolizer<'k> {
         self.state.apply(item);
     }
 
-    /// Names a thread that nothing else has named.
-    pub(crate) fn name_if_unknown(&mut self, tid: i32, name: &str) {
-        if !self.state.comms.contains_key(&tid) {
-            let id = self.state.strings.intern(name);
-            self.state.comms.insert(tid, id);
-        }
-    }
-
-    /// The command name of a thread (its process's if it has none; perf's
-    /// names for the idle task and for unknown threads otherwise).
+    /// The command name of a thread (its process's if it has none; then
+    /// the kernel's saved name; perf's names for the idle task and for
+    /// unknown threads otherwise).
     pub(crate) fn comm(&mut self, pid: i32, tid: i32) -> std::borrow::Cow<'_, str> {
         match self
             .state
@@ -535,7 +533,10 @@ impl<'k> Symbolizer<'k> {
         {
             Some(&id) => self.state.strings.get(id).into(),
             None if tid == 0 => "swapper".into(),
-            None => format!(":{tid}").into(),
+            None => match self.saved_comms.get(&tid) {
+                Some(name) => name.as_str().into(),
+                None => format!(":{tid}").into(),
+            },
         }
     }
 

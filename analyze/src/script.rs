@@ -182,9 +182,6 @@ pub fn run(
     let kernel = KernelSymbols::parse(&recording.kallsyms);
     let symbols = Kernel(&kernel);
     let mut symbolizer = Symbolizer::new(&kernel, recording);
-    for (pid, comm) in &recording.saved_comms {
-        symbolizer.name_if_unknown(*pid, comm);
-    }
     let width = recording.events.iter().map(|e| e.len()).max().unwrap_or(0);
     let mut stats = ScriptStats::default();
     let mut line = String::with_capacity(256);

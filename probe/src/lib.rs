@@ -14,6 +14,7 @@
 pub mod attr;
 pub mod cpu;
 pub mod event;
+pub mod pmu;
 pub mod ring;
 pub mod spec;
 pub mod sys;

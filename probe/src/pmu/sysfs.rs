@@ -1,0 +1,1 @@
+//! PMU discovery through sysfs.

@@ -1,0 +1,1 @@
+//! The named event tables shipped with strobe.

@@ -19,6 +19,8 @@ pub const PERF_TYPE_SOFTWARE: u32 = perf_event_open_sys::bindings::PERF_TYPE_SOF
 pub const PERF_TYPE_HARDWARE: u32 = perf_event_open_sys::bindings::PERF_TYPE_HARDWARE;
 /// `PERF_TYPE_HW_CACHE`.
 pub const PERF_TYPE_HW_CACHE: u32 = perf_event_open_sys::bindings::PERF_TYPE_HW_CACHE;
+/// `PERF_TYPE_RAW`: the CPU's own PMU, by raw config.
+pub const PERF_TYPE_RAW: u32 = perf_event_open_sys::bindings::PERF_TYPE_RAW;
 /// `PERF_TYPE_TRACEPOINT`.
 pub const PERF_TYPE_TRACEPOINT: u32 = perf_event_open_sys::bindings::PERF_TYPE_TRACEPOINT;
 
@@ -47,6 +49,15 @@ pub mod sample {
     pub const RAW: u64 = b::PERF_SAMPLE_RAW as u64;
     /// Event id at a fixed position in every record.
     pub const IDENTIFIER: u64 = b::PERF_SAMPLE_IDENTIFIER as u64;
+}
+
+/// `PERF_FORMAT_*` bits: what reading a counter returns.
+pub mod read_format {
+    use perf_event_open_sys::bindings as b;
+    /// The time the event was enabled.
+    pub const TOTAL_TIME_ENABLED: u64 = b::PERF_FORMAT_TOTAL_TIME_ENABLED as u64;
+    /// The time it was running on the PMU.
+    pub const TOTAL_TIME_RUNNING: u64 = b::PERF_FORMAT_TOTAL_TIME_RUNNING as u64;
 }
 
 /// A `perf_event_attr` under construction.
@@ -123,6 +134,41 @@ impl EventAttr {
         self.raw.set_exclude_user(user as u64);
         self.raw.set_exclude_kernel(kernel as u64);
         self
+    }
+
+    /// Excludes the hypervisor, guests or the host (`:h`, `:G`, `:H` modifiers).
+    pub fn exclude_virtual(mut self, hv: bool, guest: bool, host: bool) -> Self {
+        self.raw.set_exclude_hv(hv as u64);
+        self.raw.set_exclude_guest(guest as u64);
+        self.raw.set_exclude_host(host as u64);
+        self
+    }
+
+    /// Sets `config1` and `config2`, the extra words some PMU events need
+    /// (Intel's offcore response mask and load-latency threshold, ARM's
+    /// long-counter bit).
+    pub fn extra_config(mut self, config1: u64, config2: u64) -> Self {
+        self.raw.__bindgen_anon_3.config1 = config1;
+        self.raw.__bindgen_anon_4.config2 = config2;
+        self
+    }
+
+    /// The skid constraint of a sampled event (`:p` modifiers, 0-3).
+    pub fn precise_ip(mut self, level: u8) -> Self {
+        self.raw.set_precise_ip(u64::from(level.min(3)));
+        self
+    }
+
+    /// What `read()` on the event returns (`PERF_FORMAT_*` bits).
+    pub fn read_format(mut self, bits: u64) -> Self {
+        self.raw.read_format = bits;
+        self
+    }
+
+    /// The `config1` word.
+    pub fn config1(&self) -> u64 {
+        // SAFETY: the union holds a u64 in every variant.
+        unsafe { self.raw.__bindgen_anon_3.config1 }
     }
 
     /// Whether user-space execution is excluded.

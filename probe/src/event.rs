@@ -15,7 +15,22 @@ impl PerfEvent {
     /// Opens `attr` for task `pid` (-1: every task) on `cpu` (-1: any CPU).
     /// `name` is used in error messages.
     pub fn open(attr: &EventAttr, name: &str, pid: i32, cpu: i32) -> Result<Self> {
-        let fd = sys::perf_event_open(attr.raw(), pid, cpu, -1, || {
+        Self::open_in_group(attr, name, pid, cpu, None)
+    }
+
+    /// Opens `attr` as a member of `leader`'s group (the PMU schedules the
+    /// group's events together), or as a leader itself when `leader` is
+    /// `None`.
+    pub fn open_in_group(
+        attr: &EventAttr,
+        name: &str,
+        pid: i32,
+        cpu: i32,
+        leader: Option<&PerfEvent>,
+    ) -> Result<Self> {
+        use std::os::fd::AsRawFd;
+        let group_fd = leader.map_or(-1, |l| l.fd.as_raw_fd());
+        let fd = sys::perf_event_open(attr.raw(), pid, cpu, group_fd, || {
             let who = if pid == -1 {
                 "all tasks".to_string()
             } else {
@@ -45,6 +60,11 @@ impl PerfEvent {
     /// Stops counting or sampling.
     pub fn disable(&self) -> Result<()> {
         sys::disable(self.fd.as_fd())
+    }
+
+    /// Reads the counter: `read_format` decides what the kernel writes.
+    pub fn read_counter(&self, buf: &mut [u64]) -> Result<usize> {
+        sys::read_counter(self.fd.as_fd(), buf)
     }
 
     /// Sends this event's records to `target`'s ring buffer (same CPU).

@@ -67,6 +67,15 @@ pub enum Error {
     /// tracefs is neither mounted nor mountable.
     #[error("tracefs is not available: this kernel has no tracing support (CONFIG_TRACING), or it could not be mounted at /sys/kernel/tracing")]
     NoTracefs,
+    /// A PMU, its format or one of its terms could not be used; for a file
+    /// of a PMU, `context` names it.
+    #[error("{}{source}", context.as_ref().map(|c| format!("{c}: ")).unwrap_or_default())]
+    Pmu {
+        /// The sysfs file or directory, when one is at fault.
+        context: Option<String>,
+        /// What was wrong.
+        source: pmu::PmuError,
+    },
     /// No tracepoint matches a `system:event` pattern.
     #[error("no tracepoint matches `{pattern}`{}: `strobe list tracepoint` lists them", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
     UnknownTracepoint {

@@ -88,6 +88,27 @@ fn check(ret: libc::c_int, call: &'static str, context: impl FnOnce() -> String)
     }
 }
 
+/// Reads a counting event into `buf` (as many u64 words as its
+/// `read_format` produces); returns the number of words read.
+pub fn read_counter(fd: BorrowedFd<'_>, buf: &mut [u64]) -> Result<usize> {
+    // SAFETY: `buf` is valid for writes of its whole length in bytes.
+    let n = unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            std::mem::size_of_val(buf),
+        )
+    };
+    if n < 0 {
+        return Err(syscall_error(
+            "read",
+            "perf counter".into(),
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(n as usize / 8)
+}
+
 /// `PERF_EVENT_IOC_ENABLE`.
 pub fn enable(fd: BorrowedFd<'_>) -> Result<()> {
     // SAFETY: plain ioctl on a descriptor we hold a borrow of.

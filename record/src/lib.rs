@@ -7,11 +7,13 @@
 //! [`session`] is the collector: it opens events through `strobe-probe`,
 //! drains the per-CPU ring buffers into chunks, synthesizes side-band records
 //! from /proc ([`procfs`]) and records build-ids ([`buildid`]). [`workload`]
-//! starts the command being profiled.
+//! starts the command being profiled. [`counting`] is counting mode, for
+//! `strobe stat`.
 
 #![deny(missing_docs)]
 
 pub mod buildid;
+pub mod counting;
 pub mod format;
 pub mod ftrace;
 pub mod kallsyms;

@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use strobe_probe::attr::sample;
 use strobe_probe::tracefs::Tracefs;
-use strobe_probe::{CpuList, EventAttr, EventSpec, PerfEvent, RingBuffer, SampleLayout};
+use strobe_probe::{CpuList, EventSpec, PerfEvent, RingBuffer, SampleLayout};
 
 /// What to record.
 #[derive(Debug, Clone, Default)]
@@ -172,7 +172,14 @@ pub(crate) fn clock_ns(clock: libc::clockid_t) -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-fn is_unsupported(err: &strobe_probe::Error) -> bool {
+/// Whether event `i` is a group member whose leader comes before it (and
+/// so should have been opened already).
+fn leaders_missing(events: &[EventSpec], i: usize) -> bool {
+    let group = events[i].group;
+    events[..i].iter().any(|e| e.group == group)
+}
+
+pub(crate) fn is_unsupported(err: &strobe_probe::Error) -> bool {
     matches!(
         err.raw_os_error(),
         Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) | Some(libc::ENODEV)
@@ -284,15 +291,15 @@ impl<S: Sink> Session<S> {
         // busy machine, and chunks stay large, so their headers cost little.
         let wakeup_bytes = (buffer_bytes / 4).max(page_size / 2);
         let build_attr = |spec: &EventSpec, first: bool, build_id: bool| {
-            let mut attr = EventAttr::new(spec.type_, spec.config)
+            let mut attr = spec
+                .attr()
                 .sample_type_bits(sample_type)
                 .sample_id_all(true)
-                .exclude(spec.exclude_user, spec.exclude_kernel)
                 .inherit(per_task)
                 .enable_on_exec(enable_on_exec)
                 .clock(libc::CLOCK_MONOTONIC)
                 .wakeup_watermark(wakeup_bytes as u32);
-            attr = match options.period {
+            attr = match spec.period.or(options.period) {
                 Some(period) => attr.sample_period(period),
                 // Every hit of a tracepoint is a sample, as in perf.
                 None if spec.is_tracepoint() => attr.sample_period(1),
@@ -352,24 +359,41 @@ impl<S: Sink> Session<S> {
         }
         for &cpu in cpus.as_slice() {
             let mut owner: Option<usize> = None;
-            for (i, spec) in options.events.iter().enumerate() {
-                let attr = build_attr(spec, i == 0, build_id);
-                for &task in &tasks {
-                    let event = match PerfEvent::open(&attr, &spec.name, task, cpu as i32) {
-                        Ok(event) => event,
-                        // A thread of a -p target may exit while we attach.
-                        Err(e)
-                            if task != -1
-                                && e.raw_os_error() == Some(libc::ESRCH)
-                                && tasks.len() > 1 =>
+            for &task in &tasks {
+                // Group leaders opened for this CPU and task, by group number.
+                let mut leaders: Vec<(u32, usize)> = Vec::new();
+                for (i, spec) in options.events.iter().enumerate() {
+                    let attr = build_attr(spec, i == 0, build_id);
+                    let leader = spec.group.and_then(|g| {
+                        leaders
+                            .iter()
+                            .find(|(group, _)| *group == g)
+                            .map(|&(_, index)| &events[index])
+                    });
+                    if spec.group.is_some()
+                        && leader.is_none()
+                        && leaders_missing(&options.events, i)
+                    {
+                        // The leader could not attach (its thread exited).
+                        continue;
+                    }
+                    let event =
+                        match PerfEvent::open_in_group(&attr, &spec.name, task, cpu as i32, leader)
                         {
-                            continue
-                        }
-                        Err(e) if is_unsupported(&e) && spec.is_hardware() => {
-                            return Err(RecordError::NoHardwarePmu(spec.name.clone()))
-                        }
-                        Err(e) => return Err(e.into()),
-                    };
+                            Ok(event) => event,
+                            // A thread of a -p target may exit while we attach.
+                            Err(e)
+                                if task != -1
+                                    && e.raw_os_error() == Some(libc::ESRCH)
+                                    && tasks.len() > 1 =>
+                            {
+                                continue
+                            }
+                            Err(e) if is_unsupported(&e) && spec.is_hardware() => {
+                                return Err(RecordError::NoHardwarePmu(spec.name.clone()))
+                            }
+                            Err(e) => return Err(e.into()),
+                        };
                     if let Some(filter) = &spec.filter {
                         apply_filter(&event, spec, filter, tracefs.as_ref())?;
                     }
@@ -390,6 +414,9 @@ impl<S: Sink> Session<S> {
                             owner = Some(events.len());
                         }
                         Some(o) => event.redirect_to(&events[o])?,
+                    }
+                    if let Some(group) = spec.group.filter(|_| leader.is_none()) {
+                        leaders.push((group, events.len()));
                     }
                     events.push(event);
                 }

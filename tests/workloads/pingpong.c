@@ -22,6 +22,9 @@ int main(int argc, char **argv)
         }
         _exit(0);
     }
+    /* Let the child reach its first read and block there, so that it too
+     * is switched out on every round trip, the first included. */
+    usleep(20000);
     for (long i = 0; i < n; i++) {
         if (write(ping[1], &byte, 1) != 1 || read(pong[0], &byte, 1) != 1)
             return 1;

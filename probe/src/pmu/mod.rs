@@ -45,4 +45,23 @@ pub enum PmuError {
         /// The term's width.
         bits: u32,
     },
+    /// No PMU of that name is in sysfs.
+    #[error("no PMU named `{name}` (this machine has: {}): `strobe list pmu` lists them with their events", if available.is_empty() { "none".to_string() } else { available.join(", ") })]
+    NoSuchPmu {
+        /// The name asked for.
+        name: String,
+        /// The PMUs that are there, sorted.
+        available: Vec<String>,
+    },
+    /// An event alias leaves a term for the user to give (sysfs writes it
+    /// `term=?`, as in `ldlat=?`), and the event did not give it.
+    #[error("event `{pmu}/{alias}/` needs a value for `{term}`, which the PMU leaves to you: give it beside the event, as in `{pmu}/{alias},{term}=<value>/`")]
+    MissingTermValue {
+        /// The PMU.
+        pmu: String,
+        /// The alias.
+        alias: String,
+        /// The term it needs.
+        term: String,
+    },
 }

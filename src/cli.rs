@@ -32,6 +32,71 @@ pub enum Command {
     /// List the events strobe can record (like `perf list`).
     #[command(after_help = LIST_EXAMPLES)]
     List(ListArgs),
+    /// Count events while a command runs, or system-wide (like `perf stat`).
+    #[command(after_help = STAT_EXAMPLES)]
+    Stat(StatArgs),
+}
+
+const STAT_EXAMPLES: &str = "\
+Examples:
+  strobe stat -- make -j2                     the default counters for a build
+  strobe stat -r 5 --json -- ./bench          five runs, mean and error, as JSON
+  strobe stat -e '{cycles,instructions}:u' -- ./app
+                                              a group, counted together, user space only
+  strobe stat -e INST_RETIRED.ANY,cpu/event=0x3c,umask=0x1/ -- ./app
+                                              a CPU table event and a raw PMU encoding
+  strobe stat -a -A -I 1000 -e context-switches
+                                              system-wide, per CPU, every second
+  strobe stat -x, -e task-clock,page-faults -- ./app
+                                              CSV in perf's column order
+
+Without a hardware PMU (most VMs), hardware events print <not supported>.";
+
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    /// Events to count (repeatable, or a comma list): software, hardware and
+    /// cache events, groups {a,b}, raw rNNNN, pmu/term=value,.../, CPU table
+    /// events (strobe list pmu), tracepoints; modifiers :u :k :h :G :H :p :S.
+    #[arg(short = 'e', long = "event", value_name = "EVENT")]
+    pub events: Vec<String>,
+    /// Count every task on every CPU (system-wide).
+    #[arg(short = 'a', long = "all-cpus")]
+    pub all_cpus: bool,
+    /// Count only on these CPUs, e.g. 0-3,6 (implies system-wide).
+    #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
+    pub cpus: Option<String>,
+    /// Count existing processes (comma list), all their threads.
+    #[arg(short = 'p', long = "pid", value_name = "PIDS", value_delimiter = ',')]
+    pub pids: Vec<i32>,
+    /// Count existing threads (comma list).
+    #[arg(short = 't', long = "tid", value_name = "TIDS", value_delimiter = ',')]
+    pub tids: Vec<i32>,
+    /// Run the command N times and print the mean, with the relative
+    /// standard error of the mean.
+    #[arg(short = 'r', long = "repeat", value_name = "N", default_value_t = 1)]
+    pub repeat: u32,
+    /// Print the counts every MS milliseconds.
+    #[arg(short = 'I', long = "interval-print", value_name = "MS")]
+    pub interval_ms: Option<u64>,
+    /// Print each CPU's counts instead of their sum (with -a or -C).
+    #[arg(short = 'A', long = "no-aggr")]
+    pub no_aggr: bool,
+    /// CSV output with this separator, in perf's column order.
+    #[arg(short = 'x', long = "field-separator", value_name = "SEP")]
+    pub separator: Option<String>,
+    /// Print one JSON document (schema in the book).
+    #[arg(long, conflicts_with = "separator")]
+    pub json: bool,
+    /// Write the counts to FILE instead of standard error.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Use this CPU's event table for named events instead of the detected
+    /// one (`strobe list cpus` names them).
+    #[arg(long = "event-table", value_name = "NAME")]
+    pub event_table: Option<String>,
+    /// The command to count, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 const SCRIPT_EXAMPLES: &str = "\
@@ -151,6 +216,10 @@ pub struct ListArgs {
     /// Print JSON: an array with one object per event.
     #[arg(long)]
     pub json: bool,
+    /// With `pmu`: show this CPU's event table instead of the detected one
+    /// (`strobe list cpus` names them).
+    #[arg(long = "cpu", value_name = "NAME")]
+    pub cpu: Option<String>,
 }
 
 const REPORT_EXAMPLES: &str = "\
@@ -284,7 +353,8 @@ Examples:
 #[derive(Debug, Args)]
 pub struct RecordArgs {
     /// Event to sample (repeatable, or a comma list): cpu-clock, page-faults,
-    /// cycles:u, or tracepoints as SYSTEM:EVENT with globs (sched:*, syscalls:sys_enter_*)
+    /// cycles:pp, raw rNNNN, pmu/term=value,.../, CPU table events (strobe list
+    /// pmu), or tracepoints as SYSTEM:EVENT with globs (sched:*, syscalls:sys_enter_*)
     #[arg(short = 'e', long = "event", value_name = "EVENT")]
     pub events: Vec<String>,
     /// Kernel filter for the tracepoints of the preceding -e, e.g. 'prev_pid == 1 && next_comm ~ "cc*"'
@@ -348,6 +418,10 @@ pub struct RecordArgs {
     /// Print nothing but errors (no notices, no closing line).
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
+    /// Use this CPU's event table for named events instead of the detected
+    /// one (`strobe list cpus` names them).
+    #[arg(long = "event-table", value_name = "NAME")]
+    pub event_table: Option<String>,
     /// The command to profile, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,

@@ -1,10 +1,14 @@
 //! `strobe list`: the events strobe can record, with a line about each.
 
 use crate::cli::ListArgs;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use regex::Regex;
 use serde_json::json;
 use std::io::Write;
+use std::path::Path;
+use strobe_probe::pmu::sysfs;
+use strobe_probe::pmu::tables::{self, CpuId, CpuTable};
+use strobe_probe::pmu::{Encoding, Term};
 use strobe_probe::spec::named_events;
 use strobe_probe::tracefs::format::TracepointFormat;
 use strobe_probe::tracefs::{glob_match, Tracefs};
@@ -16,6 +20,7 @@ enum Class {
     HardwareCache,
     Tracepoint,
     Probe,
+    Pmu,
 }
 
 impl Class {
@@ -26,6 +31,7 @@ impl Class {
             "cache" => Class::HardwareCache,
             "tracepoint" | "tracepoints" | "tp" => Class::Tracepoint,
             "probe" | "probes" | "dynamic" => Class::Probe,
+            "pmu" => Class::Pmu,
             _ => return None,
         })
     }
@@ -37,6 +43,7 @@ impl Class {
             Class::HardwareCache => "Hardware cache event",
             Class::Tracepoint => "Tracepoint event",
             Class::Probe => "Dynamic probe",
+            Class::Pmu => "PMU event",
         }
     }
 }
@@ -77,7 +84,104 @@ struct Listed {
     name: String,
     class: Class,
     description: String,
-    encoding: Option<(u32, u64)>,
+    encoding: Option<(u32, Encoding)>,
+}
+
+fn config_only(config: u64) -> Encoding {
+    Encoding {
+        config,
+        ..Encoding::default()
+    }
+}
+
+/// `strobe list cpus`: the event tables and the CPUs each covers.
+fn list_tables(json: bool, detected: Option<&CpuId>) -> Result<i32> {
+    let mut out = std::io::stdout().lock();
+    let this = detected
+        .and_then(tables::table_for)
+        .map(|t| t.name.as_str());
+    if json {
+        let items: Vec<_> = tables::tables()
+            .iter()
+            .map(|t| {
+                json!({
+                    "name": t.name,
+                    "arch": t.arch.to_string(),
+                    "vendor": t.vendor,
+                    "description": t.description,
+                    "pmu": t.pmu,
+                    "cpuids": t.cpuids,
+                    "events": t.events.len(),
+                    "this_cpu": Some(t.name.as_str()) == this,
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &items)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    let width = tables::tables()
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(0);
+    for t in tables::tables() {
+        let mark = if Some(t.name.as_str()) == this {
+            "*"
+        } else {
+            " "
+        };
+        writeln!(
+            out,
+            "{mark} {:<width$}  {:>4} events  {}  [{}]",
+            t.name,
+            t.events.len(),
+            t.description,
+            t.cpuids.join(" ")
+        )?;
+    }
+    match detected {
+        Some(id) if this.is_some() => writeln!(out, "\n* this machine's CPU ({id})")?,
+        Some(id) => writeln!(out, "\nno table covers this machine's CPU ({id})")?,
+        None => writeln!(out, "\nthis machine's CPU could not be identified")?,
+    }
+    Ok(0)
+}
+
+/// The PMU events: the CPU table's, and the aliases sysfs PMUs publish.
+fn pmu_events(table: Option<&'static CpuTable>, listed: &mut Vec<Listed>) {
+    let pmus = sysfs::discover(Path::new(sysfs::DEFAULT_ROOT)).unwrap_or_default();
+    if let Some(table) = table {
+        let type_ = pmus
+            .iter()
+            .find(|p| p.name == table.pmu)
+            .map_or(strobe_probe::attr::PERF_TYPE_RAW, |p| p.type_);
+        for event in &table.events {
+            listed.push(Listed {
+                name: event.name.clone(),
+                class: Class::Pmu,
+                description: event.description.clone(),
+                encoding: table.encode(event).ok().map(|e| (type_, e)),
+            });
+        }
+    }
+    for pmu in &pmus {
+        for alias in &pmu.aliases {
+            listed.push(Listed {
+                name: format!("{}/{}/", pmu.name, alias.name),
+                class: Class::Pmu,
+                description: format!("{} event of the {} PMU", alias.name, pmu.name),
+                // By name, so an alias with `?` placeholders lists no encoding.
+                encoding: pmu
+                    .encode(&[Term {
+                        name: alias.name.clone(),
+                        value: 1,
+                    }])
+                    .ok()
+                    .map(|e| (pmu.type_, e)),
+            });
+        }
+    }
 }
 
 /// A tracepoint's one-line description: its fields.
@@ -91,6 +195,16 @@ fn tracepoint_description(format: &TracepointFormat) -> String {
 }
 
 pub fn run(args: ListArgs) -> Result<i32> {
+    let detected = CpuId::detect();
+    if args.filters.iter().any(|f| f == "cpus") {
+        return list_tables(args.json, detected.as_ref());
+    }
+    let table = match args.cpu.as_deref() {
+        Some(name) => Some(tables::table(name).with_context(|| {
+            format!("--cpu {name}: no such table; `strobe list cpus` names them")
+        })?),
+        None => detected.as_ref().and_then(tables::table_for),
+    };
     let mut classes = Vec::new();
     let mut patterns = Vec::new();
     for word in &args.filters {
@@ -115,9 +229,12 @@ pub fn run(args: ListArgs) -> Result<i32> {
                 name: event.name.to_string(),
                 class,
                 description: event.description.to_string(),
-                encoding: Some((event.type_, config)),
+                encoding: Some((event.type_, config_only(config))),
             });
         }
+    }
+    if wanted(Class::Pmu) {
+        pmu_events(table, &mut listed);
     }
     let mut notes = Vec::new();
     if wanted(Class::Tracepoint) || wanted(Class::Probe) {
@@ -138,9 +255,12 @@ pub fn run(args: ListArgs) -> Result<i32> {
                                 |_| "format unreadable".to_string(),
                                 tracepoint_description,
                             ),
-                            encoding: format
-                                .ok()
-                                .map(|f| (strobe_probe::attr::PERF_TYPE_TRACEPOINT, f.id as u64)),
+                            encoding: format.ok().map(|f| {
+                                (
+                                    strobe_probe::attr::PERF_TYPE_TRACEPOINT,
+                                    config_only(f.id as u64),
+                                )
+                            }),
                         });
                     }
                 }
@@ -183,9 +303,11 @@ pub fn run(args: ListArgs) -> Result<i32> {
                     "kind": l.class.label(),
                     "description": l.description,
                 });
-                if let Some((type_, config)) = l.encoding {
+                if let Some((type_, e)) = l.encoding {
                     v["type"] = type_.into();
-                    v["config"] = config.into();
+                    v["config"] = e.config.into();
+                    v["config1"] = e.config1.into();
+                    v["config2"] = e.config2.into();
                 }
                 v
             })

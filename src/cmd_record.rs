@@ -5,6 +5,7 @@ use crate::output_file::OutputFile;
 use crate::signals;
 use crate::units::{human_bytes, parse_size};
 use anyhow::{bail, Context, Result};
+use strobe_probe::spec::EventResolver;
 use strobe_probe::{CpuList, EventSpec};
 use strobe_record::workload::Workload;
 use strobe_record::{Controls, RecordOptions, Session, Targets};
@@ -37,9 +38,23 @@ pub fn run(args: RecordArgs) -> Result<i32> {
             bail!("--call-graph {mode}: only `fp` (frame pointers) is supported so far");
         }
     }
+    let mut resolver = EventResolver::new();
+    if let Some(name) = args.event_table.as_deref() {
+        let table = strobe_probe::pmu::tables::table(name).with_context(|| {
+            format!("--event-table {name}: no such table; `strobe list cpus` names them")
+        })?;
+        resolver = resolver.with_table(Some(table));
+    }
     let mut events = Vec::new();
     for (list, filter) in &args.event_lists {
-        let mut specs = EventSpec::resolve_list(list)?;
+        let mut specs = resolver.resolve_list(list)?;
+        if let Some(spec) = specs.iter().find(|s| s.sample_read) {
+            bail!(
+                "{}: leader sampling (:S) is not supported by strobe record yet; \
+                 drop the S to sample each event of the group on its own",
+                spec.name
+            );
+        }
         if let Some(filter) = filter {
             for spec in &mut specs {
                 spec.filter = Some(filter.clone());

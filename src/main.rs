@@ -7,6 +7,7 @@ mod cmd_list;
 mod cmd_record;
 mod cmd_report;
 mod cmd_script;
+mod cmd_stat;
 mod cmd_trace;
 mod output_file;
 mod recording_file;
@@ -77,6 +78,7 @@ fn main() {
         cli::Command::Script(args) => cmd_script::run(args),
         cli::Command::Trace(args) => cmd_trace::run(args),
         cli::Command::List(args) => cmd_list::run(args),
+        cli::Command::Stat(args) => cmd_stat::run(args),
     };
     let code = match result {
         Ok(code) => code,

@@ -12,6 +12,7 @@ pub mod filter;
 pub mod input;
 pub mod report;
 pub mod script;
+pub mod stat;
 pub mod symbols;
 pub mod tracing_data;
 

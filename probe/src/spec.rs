@@ -520,6 +520,7 @@ impl EventSpec {
             for (part, group_modifiers) in item.members() {
                 let mut event = Self::parse(part)?;
                 event.apply_modifiers(part, group_modifiers)?;
+                event.name = with_group_modifiers(&event.name, group_modifiers);
                 event.group = item.group;
                 events.push(event);
             }
@@ -549,6 +550,18 @@ impl EventSpec {
     /// The `cpu-clock` event, strobe's fallback when there is no PMU.
     pub fn cpu_clock() -> Self {
         Self::parse("cpu-clock").expect("cpu-clock is a known event")
+    }
+}
+
+/// Names a group member as perf does: the group's modifiers are appended
+/// to the member's name (`page-faults` in `{...}:u` is `page-faults:u`).
+fn with_group_modifiers(name: &str, modifiers: &str) -> String {
+    if modifiers.is_empty() {
+        name.to_string()
+    } else if name.ends_with('/') || !name.contains(':') {
+        format!("{name}:{modifiers}")
+    } else {
+        format!("{name}{modifiers}")
     }
 }
 
@@ -768,6 +781,7 @@ impl EventResolver {
                 }
                 let mut event = self.resolve_one(part)?;
                 event.apply_modifiers(part, group_modifiers)?;
+                event.name = with_group_modifiers(&event.name, group_modifiers);
                 event.group = item.group;
                 specs.push(event);
             }
@@ -1107,6 +1121,12 @@ mod tests {
         );
         assert!(events[1].exclude_kernel && !events[1].exclude_user);
         assert!(!events[2].exclude_kernel);
+        assert_eq!(events[1].name, "instructions:u");
+        let events = EventSpec::parse_list("{cycles:k,page-faults}:u").unwrap();
+        assert_eq!(
+            (events[0].name.as_str(), events[1].name.as_str()),
+            ("cycles:ku", "page-faults:u")
+        );
     }
 
     #[test]

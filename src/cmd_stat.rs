@@ -169,6 +169,9 @@ pub fn run(args: StatArgs) -> Result<i32> {
         _ => Target::Threads(&tids),
     }
     .describe();
+    // perf prints the command's CPU times for a single run of a command
+    // it counted alone, not system-wide.
+    let show_rusage = !args.command.is_empty() && args.repeat == 1 && !system_wide;
     let result = StatResult {
         target,
         events: (0..events.len())
@@ -176,8 +179,8 @@ pub fn run(args: StatArgs) -> Result<i32> {
             .map(|i| event_counts(&per_run, i))
             .collect(),
         wall_ns,
-        user_ns: (!args.command.is_empty() && args.repeat == 1).then_some(rusage.user_ns),
-        sys_ns: (!args.command.is_empty() && args.repeat == 1).then_some(rusage.sys_ns),
+        user_ns: show_rusage.then_some(rusage.user_ns),
+        sys_ns: show_rusage.then_some(rusage.sys_ns),
         runs: args.repeat as usize,
         exit_status,
     };

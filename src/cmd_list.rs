@@ -156,7 +156,15 @@ fn pmu_events(table: Option<&'static CpuTable>, listed: &mut Vec<Listed>) {
             .iter()
             .find(|p| p.name == table.pmu)
             .map_or(strobe_probe::attr::PERF_TYPE_RAW, |p| p.type_);
-        for event in &table.events {
+        // An ARM core's table names its own events; the common PMUv3 ones,
+        // which lookups fall back to, are listed after them.
+        let fallback = tables::table("armv8-pmuv3")
+            .filter(|f| table.arch == tables::Arch::Arm64 && f.name != table.name);
+        let common = fallback
+            .into_iter()
+            .flat_map(|f| f.events.iter())
+            .filter(|e| !table.events.iter().any(|own| own.name == e.name));
+        for event in table.events.iter().chain(common) {
             listed.push(Listed {
                 name: event.name.clone(),
                 class: Class::Pmu,

@@ -388,3 +388,67 @@ fn root_record_samples_with_modifiers_and_groups() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains(":S"));
 }
+
+#[test]
+fn list_shows_cpu_tables_with_encodings() {
+    let out = run(strobe().args(["list", "cpus", "--json"]));
+    ok(&out, "strobe list cpus --json");
+    let tables: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = tables
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "westmere-ep-sp",
+        "westmere-ep-dp",
+        "westmere-ex",
+        "sapphire-rapids",
+        "zen3",
+        "zen4",
+        "armv8-pmuv3",
+        "cortex-a53",
+        "cortex-a72",
+        "neoverse-n1",
+        "power9",
+        "power10",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    // Another CPU's table, with each event's perf_event_attr encoding.
+    let out = run(strobe().args([
+        "list",
+        "pmu",
+        "--cpu",
+        "westmere-ep-sp",
+        "--json",
+        "^ARITH\\.DIV$",
+    ]));
+    ok(&out, "strobe list pmu --cpu westmere-ep-sp");
+    let events: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let div = &events[0];
+    assert_eq!(div["name"], "ARITH.DIV");
+    // event 0x14, umask 0x01, edge, inv, cmask 1.
+    assert_eq!(div["config"], 0x184_0114);
+    assert_eq!(div["config1"], 0);
+    // ARM core tables list the common PMUv3 events too.
+    let out = run(strobe().args([
+        "list",
+        "pmu",
+        "--cpu",
+        "cortex-a53",
+        "--json",
+        "^CPU_CYCLES$",
+    ]));
+    ok(&out, "strobe list pmu --cpu cortex-a53");
+    let events: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(events[0]["config"], 0x11);
+    // An unknown table is an error naming the way to list them.
+    let out = run(strobe().args(["list", "pmu", "--cpu", "pentium"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("strobe list cpus"));
+}

@@ -68,6 +68,16 @@ pub enum SpecError {
     /// The list was empty, or had an empty element.
     #[error("empty event name in `{0}`")]
     Empty(String),
+    /// The name is an event of other CPUs' tables, not of this CPU's.
+    #[error("`{name}` is not an event of {}: it is one of {}; `--event-table NAME` uses another CPU's table", this.as_deref().map(|t| format!("this CPU's table ({t})")).unwrap_or_else(|| "this CPU (strobe has no table for it)".into()), tables.join(", "))]
+    OtherCpuEvent {
+        /// The name given.
+        name: String,
+        /// The table in use, if any.
+        this: Option<String>,
+        /// The tables that have the event.
+        tables: Vec<String>,
+    },
     /// Braces or slashes do not pair up.
     #[error(
         "malformed event list `{0}`: check the pairing of {{ }} and of the slashes in pmu/terms/"
@@ -816,6 +826,19 @@ impl EventResolver {
         } else if let Some(event) = self.core_alias(part, name)? {
             event
         } else {
+            let elsewhere: Vec<String> = tables::tables()
+                .iter()
+                .filter(|t| t.event(name).is_some())
+                .map(|t| t.name.clone())
+                .collect();
+            if !elsewhere.is_empty() {
+                return Err(SpecError::OtherCpuEvent {
+                    name: name.to_string(),
+                    this: self.table.map(|t| t.name.clone()),
+                    tables: elsewhere,
+                }
+                .into());
+            }
             return Err(SpecError::UnknownEvent {
                 name: name.to_string(),
                 suggestion: self.closest(name),

@@ -99,6 +99,15 @@ fn errors_say_what_exists() {
     assert!(err.contains("does not fit"), "{err}");
     let err = resolver.resolve_list("ARITH.DIVV").unwrap_err().to_string();
     assert!(err.contains("did you mean `ARITH.DIV`"), "{err}");
+    // Another CPU's event names that table, and how to use it.
+    let err = resolver
+        .resolve_list("ls_dispatch.ld_dispatch")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("westmere-ep-sp") && err.contains("zen4") && err.contains("--event-table"),
+        "{err}"
+    );
     let err = resolver.resolve_list("cycles:z").unwrap_err().to_string();
     assert!(err.contains("unknown modifier `z`"), "{err}");
 }

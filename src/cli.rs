@@ -2,6 +2,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use strobe_probe::CpuList;
+use strobe_record::Targets;
 
 /// strobe: record and analyze Linux performance data, perf-style.
 #[derive(Debug, Parser)]
@@ -37,6 +39,51 @@ pub enum Command {
     Stat(StatArgs),
 }
 
+/// What `record` and `stat` attach to: CPUs, processes or threads (a
+/// command comes after `--`).
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Every task on every CPU (system-wide).
+    #[arg(short = 'a', long = "all-cpus")]
+    pub all_cpus: bool,
+    /// Only these CPUs, e.g. 0-3,6 (implies system-wide).
+    #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
+    pub cpus: Option<String>,
+    /// Existing processes (comma list), all their threads.
+    #[arg(short = 'p', long = "pid", value_name = "PIDS", value_delimiter = ',')]
+    pub pids: Vec<i32>,
+    /// Existing threads (comma list).
+    #[arg(short = 't', long = "tid", value_name = "TIDS", value_delimiter = ',')]
+    pub tids: Vec<i32>,
+}
+
+impl TargetArgs {
+    /// The targets, checked against the command: either tasks (`-p`,
+    /// `-t`) or a command, and something to attach to. `verb` is the
+    /// subcommand (`record`, `count`) for the messages. The workload's pid
+    /// is filled in once it is forked.
+    pub fn targets(&self, command: &[String], verb: &str) -> anyhow::Result<Targets> {
+        let cpus = self.cpus.as_deref().map(CpuList::parse).transpose()?;
+        let system_wide = self.all_cpus || cpus.is_some();
+        let has_tasks = !self.pids.is_empty() || !self.tids.is_empty();
+        if has_tasks && !command.is_empty() {
+            anyhow::bail!("give either -p/-t or a command after --, not both");
+        }
+        if !has_tasks && command.is_empty() && !system_wide {
+            anyhow::bail!(
+                "nothing to {verb}: give a command after --, or -a, -C, -p or -t (see --help)"
+            );
+        }
+        Ok(Targets {
+            system_wide,
+            cpus,
+            pids: self.pids.clone(),
+            tids: self.tids.clone(),
+            workload: None,
+        })
+    }
+}
+
 const STAT_EXAMPLES: &str = "\
 Examples:
   strobe stat -- make -j2                     the default counters for a build
@@ -59,18 +106,8 @@ pub struct StatArgs {
     /// events (strobe list pmu), tracepoints; modifiers :u :k :h :G :H :p :S.
     #[arg(short = 'e', long = "event", value_name = "EVENT")]
     pub events: Vec<String>,
-    /// Count every task on every CPU (system-wide).
-    #[arg(short = 'a', long = "all-cpus")]
-    pub all_cpus: bool,
-    /// Count only on these CPUs, e.g. 0-3,6 (implies system-wide).
-    #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
-    pub cpus: Option<String>,
-    /// Count existing processes (comma list), all their threads.
-    #[arg(short = 'p', long = "pid", value_name = "PIDS", value_delimiter = ',')]
-    pub pids: Vec<i32>,
-    /// Count existing threads (comma list).
-    #[arg(short = 't', long = "tid", value_name = "TIDS", value_delimiter = ',')]
-    pub tids: Vec<i32>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Run the command N times and print the mean, with the relative
     /// standard error of the mean.
     #[arg(short = 'r', long = "repeat", value_name = "N", default_value_t = 1)]
@@ -364,18 +401,8 @@ pub struct RecordArgs {
     /// (filled from the parsed matches, since a filter belongs to the -e before it).
     #[arg(skip)]
     pub event_lists: Vec<(String, Option<String>)>,
-    /// Record every task on every CPU (system-wide).
-    #[arg(short = 'a', long = "all-cpus")]
-    pub all_cpus: bool,
-    /// Record only these CPUs, e.g. 0-3,6 (implies system-wide).
-    #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
-    pub cpus: Option<String>,
-    /// Attach to existing processes (comma list), all their threads.
-    #[arg(short = 'p', long = "pid", value_name = "PIDS", value_delimiter = ',')]
-    pub pids: Vec<i32>,
-    /// Attach to existing threads (comma list).
-    #[arg(short = 't', long = "tid", value_name = "TIDS", value_delimiter = ',')]
-    pub tids: Vec<i32>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Samples per second.
     #[arg(
         short = 'F',
@@ -476,7 +503,7 @@ mod tests {
         let Command::Record(args) = cli.command else {
             panic!("not record")
         };
-        assert!(args.all_cpus && args.call_graph);
+        assert!(args.target.all_cpus && args.call_graph);
         assert_eq!(args.freq, 999);
         assert_eq!(args.command, ["sleep", "1"]);
         assert_eq!(args.output, PathBuf::from("x.data"));

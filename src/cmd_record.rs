@@ -6,9 +6,9 @@ use crate::signals;
 use crate::units::{human_bytes, parse_size};
 use anyhow::{bail, Context, Result};
 use strobe_probe::spec::EventResolver;
-use strobe_probe::{CpuList, EventSpec};
+use strobe_probe::EventSpec;
 use strobe_record::workload::Workload;
-use strobe_record::{Controls, RecordOptions, Session, Targets};
+use strobe_record::{Controls, RecordOptions, Session};
 
 /// Default per-CPU buffer: 128 pages (512 KiB with 4 KiB pages), perf's default for root.
 const DEFAULT_BUFFER_PAGES: usize = 128;
@@ -66,7 +66,7 @@ pub fn run(args: RecordArgs) -> Result<i32> {
     if events_defaulted {
         events.push(EventSpec::parse("cycles").expect("cycles is a known event"));
     }
-    let cpus = args.cpus.as_deref().map(CpuList::parse).transpose()?;
+    let mut targets = args.target.targets(&args.command, "record")?;
     let ring_size = match args.ring.as_deref() {
         Some(text) => Some(
             parse_size(text)
@@ -74,31 +74,19 @@ pub fn run(args: RecordArgs) -> Result<i32> {
         ),
         None => None,
     };
-    let has_task_target = !args.pids.is_empty() || !args.tids.is_empty();
-    if has_task_target && !args.command.is_empty() {
-        bail!("give either -p/-t or a command after --, not both");
-    }
-    if !has_task_target && args.command.is_empty() && !args.all_cpus && cpus.is_none() {
-        bail!("nothing to record: give a command after --, or -a, -C, -p or -t (see `strobe record --help`)");
-    }
 
     let mut workload = if args.command.is_empty() {
         None
     } else {
         Some(Workload::prepare(&args.command)?)
     };
+    targets.workload = workload.as_ref().map(Workload::pid);
     // After the fork, so the held child keeps the default signal actions.
     signals::install();
     let options = RecordOptions {
         events,
         events_defaulted,
-        targets: Targets {
-            system_wide: args.all_cpus || cpus.is_some(),
-            cpus,
-            pids: args.pids.clone(),
-            tids: args.tids.clone(),
-            workload: workload.as_ref().map(Workload::pid),
-        },
+        targets,
         frequency: args.freq,
         period: args.period,
         call_graph: args.call_graph || args.call_graph_mode.is_some(),

@@ -11,7 +11,7 @@ use strobe_analyze::stat::{
 };
 use strobe_probe::pmu::tables;
 use strobe_probe::spec::EventResolver;
-use strobe_probe::{CpuList, EventSpec};
+use strobe_probe::EventSpec;
 use strobe_record::counting::{CountOptions, CounterValue, Counters, EventCount};
 use strobe_record::workload::Workload;
 use strobe_record::Targets;
@@ -42,17 +42,10 @@ pub fn run(args: StatArgs) -> Result<i32> {
             events.extend(resolver.resolve_list(list)?);
         }
     }
-    let cpus = args.cpus.as_deref().map(CpuList::parse).transpose()?;
-    let system_wide = args.all_cpus || cpus.is_some();
-    let has_task_target = !args.pids.is_empty() || !args.tids.is_empty();
-    if has_task_target && !args.command.is_empty() {
-        bail!("give either -p/-t or a command after --, not both");
-    }
-    if has_task_target && system_wide {
+    let targets = args.target.targets(&args.command, "count")?;
+    let system_wide = targets.system_wide;
+    if system_wide && (!targets.pids.is_empty() || !targets.tids.is_empty()) {
         bail!("-p/-t count tasks, -a/-C count CPUs: give one or the other");
-    }
-    if !has_task_target && args.command.is_empty() && !system_wide {
-        bail!("nothing to count: give a command after --, or -a, -C, -p or -t (see `strobe stat --help`)");
     }
     if args.no_aggr && !system_wide {
         bail!("-A prints per-CPU counts, which needs -a or -C");
@@ -97,11 +90,8 @@ pub fn run(args: StatArgs) -> Result<i32> {
         let options = CountOptions {
             events: events.clone(),
             targets: Targets {
-                system_wide,
-                cpus: cpus.clone(),
-                pids: args.pids.clone(),
-                tids: args.tids.clone(),
                 workload: workload.as_ref().map(Workload::pid),
+                ..targets.clone()
             },
         };
         let counters = match Counters::open(&options) {
@@ -160,12 +150,12 @@ pub fn run(args: StatArgs) -> Result<i32> {
             .collect::<Vec<_>>()
             .join(",")
     };
-    let (pids, tids) = (join(&args.pids), join(&args.tids));
-    let target = match (&cpus, system_wide) {
-        (Some(_), _) => Target::Cpus(args.cpus.as_deref().unwrap_or_default()),
+    let (pids, tids) = (join(&targets.pids), join(&targets.tids));
+    let target = match (&args.target.cpus, system_wide) {
+        (Some(cpus), _) => Target::Cpus(cpus),
         (None, true) => Target::SystemWide,
         _ if !args.command.is_empty() => Target::Command(&args.command),
-        _ if !args.pids.is_empty() => Target::Processes(&pids),
+        _ if !targets.pids.is_empty() => Target::Processes(&pids),
         _ => Target::Threads(&tids),
     }
     .describe();

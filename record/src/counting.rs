@@ -7,7 +7,6 @@
 //! not supported, rather than failing the whole run: `perf stat` prints
 //! `<not supported>` for it, and so does strobe.
 
-use crate::procfs;
 use crate::session::Targets;
 use crate::RecordError;
 use strobe_probe::{CpuList, EventSpec, PerfEvent};
@@ -118,23 +117,11 @@ impl Counters {
         } else {
             vec![None]
         };
-        let mut tasks: Vec<i32> = Vec::new();
-        if !per_cpu {
-            tasks.extend(targets.workload);
-            for &pid in &targets.pids {
-                let tids = procfs::thread_ids(pid);
-                if tids.is_empty() {
-                    return Err(RecordError::NoSuchProcess(pid));
-                }
-                tasks.extend(tids);
-            }
-            for &tid in &targets.tids {
-                if !std::path::Path::new(&format!("/proc/{tid}")).exists() {
-                    return Err(RecordError::NoSuchProcess(tid));
-                }
-                tasks.push(tid);
-            }
-        }
+        let mut tasks = if per_cpu {
+            Vec::new()
+        } else {
+            targets.task_ids()?
+        };
         if tasks.is_empty() {
             tasks.push(-1);
         }

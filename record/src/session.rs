@@ -39,6 +39,29 @@ pub struct Targets {
     pub workload: Option<i32>,
 }
 
+impl Targets {
+    /// The threads to attach per-task events to: the workload, every
+    /// thread of each `-p` process, and each `-t` thread. A process or
+    /// thread that does not exist is an error.
+    pub fn task_ids(&self) -> Result<Vec<i32>, RecordError> {
+        let mut tasks: Vec<i32> = self.workload.into_iter().collect();
+        for &pid in &self.pids {
+            let tids = procfs::thread_ids(pid);
+            if tids.is_empty() {
+                return Err(RecordError::NoSuchProcess(pid));
+            }
+            tasks.extend(tids);
+        }
+        for &tid in &self.tids {
+            if !Path::new(&format!("/proc/{tid}")).exists() {
+                return Err(RecordError::NoSuchProcess(tid));
+            }
+            tasks.push(tid);
+        }
+        Ok(tasks)
+    }
+}
+
 /// How to record.
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
@@ -242,25 +265,11 @@ impl<S: Sink> Session<S> {
         let targets = &options.targets;
         let per_task = !targets.system_wide
             && (targets.workload.is_some() || !targets.pids.is_empty() || !targets.tids.is_empty());
-        let mut tasks: Vec<i32> = Vec::new();
-        if per_task {
-            tasks.extend(targets.workload);
-            for &pid in &targets.pids {
-                let tids = procfs::thread_ids(pid);
-                if tids.is_empty() {
-                    return Err(RecordError::NoSuchProcess(pid));
-                }
-                tasks.extend(tids);
-            }
-            for &tid in &targets.tids {
-                if !Path::new(&format!("/proc/{tid}")).exists() {
-                    return Err(RecordError::NoSuchProcess(tid));
-                }
-                tasks.push(tid);
-            }
+        let tasks = if per_task {
+            targets.task_ids()?
         } else {
-            tasks.push(-1);
-        }
+            vec![-1]
+        };
         let enable_on_exec = targets.workload.is_some() && !targets.system_wide;
 
         if options.period.is_none() {

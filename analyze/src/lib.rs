@@ -11,6 +11,7 @@ pub mod decode;
 pub mod filter;
 pub mod input;
 pub mod report;
+pub mod results;
 pub mod script;
 pub mod stat;
 pub mod symbols;

@@ -173,6 +173,7 @@ pub fn run(args: StatArgs) -> Result<i32> {
         sys_ns: show_rusage.then_some(rusage.sys_ns),
         runs: args.repeat as usize,
         exit_status,
+        host: crate::host::current(),
     };
     if args.interval_ms.is_none() {
         stat::write_result(&mut *out, &result, &format, args.no_aggr)?;

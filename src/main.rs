@@ -9,6 +9,7 @@ mod cmd_report;
 mod cmd_script;
 mod cmd_stat;
 mod cmd_trace;
+mod host;
 mod output_file;
 mod recording_file;
 mod signals;

@@ -161,7 +161,18 @@ fn root_stat_csv_and_json_match_perf() {
                 String::from_utf8_lossy(&json.stderr)
             )
         });
-        assert_eq!(doc["schema"], "strobe-stat/1");
+        assert_eq!(doc["schema"], "strobe-results/1");
+        assert_eq!(doc["kind"], "stat");
+        // The series diff compares: elapsed time, then each event.
+        let series: Vec<&str> = doc["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["metric"].as_str().unwrap())
+            .collect();
+        assert_eq!(series[0], "elapsed");
+        assert!(series.contains(&"page-faults"), "{series:?}");
+        assert!(!doc["host"]["kernel"].as_str().unwrap().is_empty());
         assert_eq!(doc["runs"], 1);
         assert_eq!(doc["exit_status"], 0);
         let listed: Vec<&str> = doc["events"]

@@ -20,6 +20,7 @@
 //! run's count (and measures the noise against it), where perf 6.0 and
 //! 6.2+ print the mean over the runs. strobe prints the mean.
 
+use crate::results::{Better, Host, Series};
 use std::io::{self, Write};
 
 /// What perf prints in place of a count for an event the kernel or the
@@ -320,6 +321,8 @@ pub struct StatResult {
     pub runs: usize,
     /// The command's exit status, when there was a command.
     pub exit_status: Option<i32>,
+    /// The machine it ran on, for the results file (`--json`).
+    pub host: Host,
 }
 
 /// The counts of one interval of `-I`.
@@ -1175,7 +1178,7 @@ fn write_footer(out: &mut dyn Write, r: &StatResult, wall: &RunStats) -> io::Res
 // JSON
 
 /// The schema name and version of a result document.
-pub const JSON_SCHEMA: &str = "strobe-stat/1";
+pub const JSON_SCHEMA: &str = crate::results::SCHEMA;
 /// The schema name and version of an interval line.
 pub const JSON_INTERVAL_SCHEMA: &str = "strobe-stat-interval/1";
 
@@ -1373,6 +1376,9 @@ fn result_json(
     let several = wall.n() > 1;
     serde_json::json!({
         "schema": JSON_SCHEMA,
+        "kind": "stat",
+        "host": r.host,
+        "results": result_series(r),
         "target": r.target,
         "runs": r.runs,
         "exit_status": r.exit_status,
@@ -1386,6 +1392,40 @@ fn result_json(
         "sys_ns": r.sys_ns,
         "events": events_json(&r.events, summaries, wall_mean, per_cpu),
     })
+}
+
+/// The results-schema series of a stat run: the elapsed time and each
+/// counted event, every run's value, lower being better (stat counts work
+/// and time). Events that never counted have no series.
+fn result_series(r: &StatResult) -> Vec<Series> {
+    let name = r.target.trim_matches('\'').to_string();
+    let mut series = vec![Series {
+        name: name.clone(),
+        metric: "elapsed".into(),
+        unit: "seconds".into(),
+        better: Better::Lower,
+        samples: r.wall_ns.iter().map(|&ns| ns as f64 / 1e9).collect(),
+    }];
+    for event in &r.events {
+        let scale = event.display_scale();
+        let samples: Vec<f64> = event
+            .runs
+            .iter()
+            .filter_map(Count::scaled)
+            .map(|v| v * scale)
+            .collect();
+        if samples.is_empty() {
+            continue;
+        }
+        series.push(Series {
+            name: name.clone(),
+            metric: event.name.clone(),
+            unit: event.display_unit().to_string(),
+            better: Better::Lower,
+            samples,
+        });
+    }
+    series
 }
 
 fn interval_json(
@@ -1610,6 +1650,7 @@ mod tests {
     #[test]
     fn event_names_pair_within_one_context() {
         let r = StatResult {
+            host: Host::default(),
             target: "'x'".into(),
             events: vec![
                 event("cycles:u", vec![full(1000, 10)]),
@@ -1638,6 +1679,7 @@ mod tests {
     #[test]
     fn ratio_needs_its_base_counted() {
         let r = StatResult {
+            host: Host::default(),
             target: "'x'".into(),
             events: vec![
                 event("branches", vec![counted(0, 100, 0)]),
@@ -1739,6 +1781,7 @@ mod tests {
     fn sleep_result() -> StatResult {
         let ns = 725_706;
         StatResult {
+            host: Host::default(),
             target: Target::Command(&["sleep".into(), "0.1".into()]).describe(),
             events: vec![
                 event("task-clock", vec![full(725_706, ns)]),
@@ -1778,6 +1821,7 @@ mod tests {
         let t = 1_234_567_891;
         let full0 = |v| (v, t, t);
         StatResult {
+            host: Host::default(),
             target: HW_TARGET.into(),
             events: vec![
                 two_cpus(
@@ -2053,6 +2097,7 @@ mod tests {
     fn system_wide_per_cpu_text_matches_perf() {
         let same = |v, t| (v, t, t);
         let r = StatResult {
+            host: Host::default(),
             target: Target::SystemWide.describe(),
             events: vec![
                 two_cpus(
@@ -2134,6 +2179,7 @@ mod tests {
                 .collect()
         };
         StatResult {
+            host: Host::default(),
             target: "'sleep 0.1'".into(),
             events: vec![
                 event("task-clock", runs(task_clock)),
@@ -2192,6 +2238,7 @@ mod tests {
     #[test]
     fn repeated_runs_average_only_the_runs_that_counted() {
         let r = StatResult {
+            host: Host::default(),
             events: vec![event(
                 "page-faults",
                 vec![full(10, 5), counted(0, 5, 0), full(20, 5)],
@@ -2206,6 +2253,7 @@ mod tests {
     #[test]
     fn multiplexed_line_with_noise_puts_noise_before_running() {
         let r = StatResult {
+            host: Host::default(),
             events: vec![event(
                 "instructions",
                 vec![counted(100, 4, 2), counted(300, 4, 2)],

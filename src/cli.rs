@@ -37,6 +37,110 @@ pub enum Command {
     /// Count events while a command runs, or system-wide (like `perf stat`).
     #[command(after_help = STAT_EXAMPLES)]
     Stat(StatArgs),
+    /// Run the micro-benchmarks perf bench has, with its definitions (like `perf bench`).
+    #[command(after_help = BENCH_EXAMPLES)]
+    Bench(BenchArgs),
+    /// Compare two recordings (like `perf diff`) or two results files, with a verdict per metric.
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
+}
+
+const BENCH_EXAMPLES: &str = "\
+Examples:
+  strobe bench sched pipe                     two tasks passing a token over pipes
+  strobe bench -f simple syscall basic        just the number
+  strobe bench --repeat 5 --json -o r.json sched messaging -g 4
+                                              five runs, every value kept for strobe diff
+  strobe bench mem memcpy -s 4KB -l 1000      copy throughput for a size
+  strobe bench all                            every benchmark with its defaults
+  strobe bench list                           the suites and benchmarks";
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Output format: `default` (perf's layout) or `simple` (the number only).
+    #[arg(
+        short = 'f',
+        long = "format",
+        value_name = "FORMAT",
+        default_value = "default"
+    )]
+    pub format: String,
+    /// Run the benchmark N times; results files keep every run.
+    #[arg(short = 'r', long = "repeat", value_name = "N", default_value_t = 1)]
+    pub repeat: usize,
+    /// Write a results file (JSON, schema strobe-results/1) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the output to FILE.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The suite (sched, syscall, mem, futex), `all`, or `list`.
+    #[arg(value_name = "SUITE")]
+    pub suite: String,
+    /// The benchmark in the suite, then its own options (e.g. `pipe -l 100000`).
+    #[arg(
+        value_name = "BENCH",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub bench: Vec<String>,
+}
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  strobe diff base.data new.data              delta of each symbol's share (perf diff)
+  strobe diff -c ratio perf.data.old perf.data
+  strobe diff -c wdiff:1,2 --sym '^hash' a.data b.data
+  strobe diff base.json head.json             per metric: means, change, confidence, verdict
+  strobe diff --format markdown base.json head.json >> $GITHUB_STEP_SUMMARY
+  strobe diff --fail-on-regression 5 base.json head.json
+                                              exit 1 on a significant regression over 5%
+
+Recordings are strobe files or perf.data; results files come from
+`strobe stat --json -o FILE` and `strobe bench --json -o FILE`.";
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The baseline: a recording or a results file.
+    #[arg(value_name = "BASE")]
+    pub base: PathBuf,
+    /// The new one, of the same kind.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Recordings: what to compute per entry: delta-abs (the delta of percentages, sorted by its
+    /// absolute value, as perf diff), delta, ratio, or wdiff:WB,WA.
+    #[arg(
+        short = 'c',
+        long = "compute",
+        value_name = "COMPUTE",
+        default_value = "delta-abs"
+    )]
+    pub compute: String,
+    /// Recordings: columns to match entries by (comma list of dso, sym, comm).
+    #[arg(
+        short = 's',
+        long = "sort",
+        value_name = "KEYS",
+        default_value = "dso,sym"
+    )]
+    pub sort: String,
+    /// Output format: text, markdown or json.
+    #[arg(long = "format", value_name = "FORMAT", default_value = "text")]
+    pub format: String,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Results files: exit 1 when a metric regresses by more than PCT percent with significance.
+    #[arg(long = "fail-on-regression", value_name = "PCT")]
+    pub fail_on_regression: Option<f64>,
+    /// Results files: changes smaller than PCT percent count as unchanged.
+    #[arg(long = "noise", value_name = "PCT", default_value_t = 2.0)]
+    pub noise: f64,
+    /// Results files: the confidence level of the test and interval.
+    #[arg(long = "confidence", value_name = "LEVEL", default_value_t = 0.95)]
+    pub confidence: f64,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 /// What `record` and `stat` attach to: CPUs, processes or threads (a

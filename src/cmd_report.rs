@@ -254,7 +254,7 @@ fn print_branches(
 }
 
 /// The time of a recording's first sample (a pass over it).
-fn first_sample_time(recording: &Recording<'_>) -> Result<u64> {
+pub(crate) fn first_sample_time(recording: &Recording<'_>) -> Result<u64> {
     let mut first = None;
     recording.for_each(|item| {
         if let (None, Item::Sample(s)) = (first, item) {

@@ -2,6 +2,8 @@
 //! stderr and decides exit codes; the library crates return values and errors.
 
 mod cli;
+mod cmd_bench;
+mod cmd_diff;
 mod cmd_info;
 mod cmd_list;
 mod cmd_record;
@@ -80,6 +82,8 @@ fn main() {
         cli::Command::Trace(args) => cmd_trace::run(args),
         cli::Command::List(args) => cmd_list::run(args),
         cli::Command::Stat(args) => cmd_stat::run(args),
+        cli::Command::Bench(args) => cmd_bench::run(args),
+        cli::Command::Diff(args) => cmd_diff::run(args),
     };
     let code = match result {
         Ok(code) => code,

@@ -178,6 +178,7 @@ pub fn is_strobe(bytes: &[u8]) -> bool {
 /// call chain, reused from sample to sample.
 fn emit(
     record: EventRecord<'_>,
+    default_period: u64,
     event: usize,
     cpu: Option<u32>,
     time: u64,
@@ -200,7 +201,7 @@ fn emit(
                 pid: s.pid.unwrap_or(-1),
                 tid: s.tid.unwrap_or(-1),
                 ip: s.ip.unwrap_or(0),
-                period: s.period.unwrap_or(1),
+                period: s.period.unwrap_or(default_period),
                 cpu: s.cpu.or(cpu),
                 kernel: matches!(s.cpu_mode, CpuMode::Kernel | CpuMode::GuestKernel),
                 time,
@@ -601,7 +602,7 @@ fn merge(
         match decoder.decode_as(&record, event, cpu) {
             Some(decoded) => {
                 stats.lost += lost_in(&decoded.record);
-                emit(decoded.record, event, cpu, time, &mut chain, f);
+                emit(decoded.record, 1, event, cpu, time, &mut chain, f);
             }
             None => stats.malformed += 1,
         }
@@ -635,6 +636,16 @@ fn stream_perf_data(
     } = reader;
     let mut stats = StreamStats::default();
     let mut chain = Vec::new();
+    // `perf record -c N` leaves PERF_SAMPLE_PERIOD out of the samples: each
+    // weighs the attribute's fixed period, as perf reads it.
+    let periods: Vec<u64> = perf_file
+        .event_attributes()
+        .iter()
+        .map(|a| match a.attr.sampling_policy {
+            linux_perf_event_reader::SamplingPolicy::Period(p) => p.get(),
+            _ => 1,
+        })
+        .collect();
     loop {
         let record = match record_iter.next_record(&mut perf_file) {
             Ok(Some(record)) => record,
@@ -659,7 +670,15 @@ fn stream_perf_data(
         match record.parse() {
             Ok(parsed) => {
                 stats.lost += lost_in(&parsed);
-                emit(parsed, attr_index, None, time, &mut chain, f)
+                emit(
+                    parsed,
+                    periods.get(attr_index).copied().unwrap_or(1),
+                    attr_index,
+                    None,
+                    time,
+                    &mut chain,
+                    f,
+                )
             }
             Err(_) => stats.malformed += 1,
         }

@@ -7,7 +7,10 @@
 
 #![deny(missing_docs)]
 
+pub mod bench;
+pub mod compare;
 pub mod decode;
+pub mod diff;
 pub mod filter;
 pub mod input;
 pub mod report;

@@ -121,6 +121,38 @@ impl ResultsFile {
     }
 }
 
+impl ResultsFile {
+    /// The one name all the series share, when they share one: a stat
+    /// run of one command.
+    pub fn single_name(&self) -> Option<&str> {
+        let first = self.results.first()?.name.as_str();
+        self.results
+            .iter()
+            .all(|s| s.name == first)
+            .then_some(first)
+    }
+
+    /// Lets two files of one command each be compared although the
+    /// command differs (`../base/bench` against `./bench`, or a changed
+    /// flag): `new`'s series take `base`'s name. Returns the two names
+    /// when it renamed, so the caller can say so; files of several names
+    /// (benchmark suites) are left as they are and match by name.
+    pub fn align_single_names(
+        base: &ResultsFile,
+        new: &mut ResultsFile,
+    ) -> Option<(String, String)> {
+        let base_name = base.single_name()?.to_string();
+        let new_name = new.single_name()?.to_string();
+        if base_name == new_name {
+            return None;
+        }
+        for series in &mut new.results {
+            series.name = base_name.clone();
+        }
+        Some((base_name, new_name))
+    }
+}
+
 /// The key a series is matched by across two files.
 pub fn series_key(series: &Series) -> (&str, &str) {
     (&series.name, &series.metric)
@@ -166,5 +198,23 @@ mod tests {
             Err(ResultsError::Malformed(_))
         ));
         assert!(!ResultsFile::sniff(b"STROBE\0\0"));
+
+        // One command each, named differently: new takes base's name.
+        let mut new = file.clone();
+        new.results[0].name = "../base/bench".into();
+        assert_eq!(
+            ResultsFile::align_single_names(&file, &mut new),
+            Some(("sched/pipe".to_string(), "../base/bench".to_string()))
+        );
+        assert_eq!(new.results[0].name, "sched/pipe");
+        // Several names: matched by name, untouched.
+        let mut several = file.clone();
+        several.results.push(Series {
+            name: "other".into(),
+            ..file.results[0].clone()
+        });
+        let mut other = several.clone();
+        other.results[1].name = "renamed".into();
+        assert_eq!(ResultsFile::align_single_names(&several, &mut other), None);
     }
 }

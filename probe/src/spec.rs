@@ -350,8 +350,9 @@ pub fn named_events() -> impl Iterator<Item = NamedEvent> {
         }))
 }
 
-/// Edit distance between two short strings (Levenshtein).
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Edit distance between two short strings (Levenshtein), for "did you
+/// mean" suggestions.
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

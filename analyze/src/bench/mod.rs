@@ -585,28 +585,12 @@ fn closest<'a>(typed: &str, candidates: impl Iterator<Item = &'a str>) -> Option
     let limit = if typed.len() <= 4 { 1 } else { 2 };
     candidates
         .filter_map(|c| {
-            let distance = edit_distance(typed, c);
+            let distance = strobe_probe::spec::edit_distance(typed, c);
             let prefix = typed.len() >= 2 && c.starts_with(typed);
             (distance <= limit || prefix).then_some((distance, c))
         })
         .min()
         .map(|(_, c)| c.to_string())
-}
-
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitute = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
 }
 
 /// Helpers for the text the suites write, in the C formats perf uses.
@@ -736,7 +720,7 @@ mod tests {
             Some("syscall".into())
         );
         assert_eq!(closest("x", ["sched", "syscall"].into_iter()), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(strobe_probe::spec::edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

@@ -43,6 +43,69 @@ pub enum Command {
     /// Compare two recordings (like `perf diff`) or two results files, with a verdict per metric.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
+    /// Add, list and delete dynamic probes: kprobes, kretprobes and uprobes (like `perf probe`).
+    #[command(after_help = PROBE_EXAMPLES)]
+    Probe(ProbeArgs),
+}
+
+const PROBE_EXAMPLES: &str = "\
+Examples:
+  strobe probe do_sys_openat2 'dfd=%di:s32' 'filename=+0(%si):string'
+                                      a kprobe with two arguments, as probe:do_sys_openat2
+  strobe probe 'do_sys_openat2%return' '$retval'
+                                      a kretprobe with the return value
+  strobe probe 'my:opt=ksys_read+0x10'
+                                      a probe past a function's entry, which the kernel
+                                      can optimise into a jump
+  strobe probe -x ./server handle_request
+  strobe probe -x /lib/x86_64-linux-gnu/libc.so.6 'malloc size=$arg1'
+                                      uprobes on an executable's or a library's function
+  strobe probe -x ./server 'handle_request%return' '$retval'
+  strobe probe --list                 every probe, with each kprobe's state (OPTIMIZED, FTRACE, ...)
+  strobe probe --del 'probe:*'        delete probes by glob
+  strobe probe --optimize off         turn the kprobe jump optimiser off
+  strobe record -e probe:do_sys_openat2 -a -- sleep 1
+                                      record a probe's hits
+  strobe record -e kprobe:do_sys_openat2 -e 'uprobe:./server:handle_request' -a -- sleep 1
+                                      ephemeral probes, gone when the recording ends
+
+Definitions: [[GROUP:]EVENT=]FUNC[+OFFS|%return] [ARG...]
+Arguments:   [NAME=]%REG | +OFFS(FETCH) | $retval | $argN | $stackN | $comm | @SYMBOL
+             with :u8..u64, :s8..s64, :x8..x64, :string, :ustring or :symbol";
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Add the probe DEFINITION (the `--add` is optional, as in perf).
+    #[arg(short = 'a', long = "add", value_name = "DEFINITION")]
+    pub add: Option<String>,
+    /// The probe definition, then the arguments to fetch.
+    #[arg(value_name = "DEFINITION [ARG]", allow_hyphen_values = true)]
+    pub words: Vec<String>,
+    /// Probe this executable or shared object (uprobes) instead of the kernel.
+    #[arg(short = 'x', long = "exec", value_name = "BINARY")]
+    pub exec: Option<PathBuf>,
+    /// List the probes, with each kernel probe's state.
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+    /// Delete the probes whose GROUP:EVENT (or EVENT) matches GLOB.
+    #[arg(short = 'd', long = "del", value_name = "GLOB")]
+    pub del: Vec<String>,
+    /// Print the definition strobe would write to tracefs, and add nothing.
+    #[arg(short = 'n', long = "dry-run")]
+    pub dry_run: bool,
+    /// When the event's name is taken, add it as EVENT_1 (EVENT_2, ...).
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Turn the kprobe jump optimiser on or off (/proc/sys/debug/kprobes-optimization).
+    #[arg(long = "optimize", value_name = "on|off", value_parser = ["on", "off"])]
+    pub optimize: Option<String>,
+    /// With --list: print JSON, an array with one object per probe.
+    #[arg(long)]
+    pub json: bool,
+    /// Check registers and write the definition for another architecture's
+    /// kernel (x86_64, arm64, powerpc64); with --dry-run.
+    #[arg(long = "arch", value_name = "ARCH", requires = "dry_run")]
+    pub arch: Option<String>,
 }
 
 const BENCH_EXAMPLES: &str = "\

@@ -174,6 +174,14 @@ pub fn run(args: InfoArgs) -> Result<i32> {
         if let Some(filter) = &event.filter {
             writeln!(w, "#   filter: {filter}")?;
         }
+        for probe in session.probes.iter().filter(|p| p.event == event.name) {
+            let state = probe
+                .state
+                .as_deref()
+                .map(|s| format!(", {s} at start"))
+                .unwrap_or_default();
+            writeln!(w, "#   {}: {}{state}", probe.kind, probe.definition)?;
+        }
     }
     if let Some(ftrace) = &session.ftrace {
         writeln!(

@@ -6,6 +6,7 @@ mod cmd_bench;
 mod cmd_diff;
 mod cmd_info;
 mod cmd_list;
+mod cmd_probe;
 mod cmd_record;
 mod cmd_report;
 mod cmd_script;
@@ -84,6 +85,7 @@ fn main() {
         cli::Command::Stat(args) => cmd_stat::run(args),
         cli::Command::Bench(args) => cmd_bench::run(args),
         cli::Command::Diff(args) => cmd_diff::run(args),
+        cli::Command::Probe(args) => cmd_probe::run(args),
     };
     let code = match result {
         Ok(code) => code,

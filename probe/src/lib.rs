@@ -13,6 +13,7 @@
 
 pub mod attr;
 pub mod cpu;
+pub mod dynamic;
 pub mod event;
 pub mod pmu;
 pub mod ring;
@@ -84,6 +85,29 @@ pub enum Error {
         /// The closest tracepoint name, if one is close.
         suggestion: Option<String>,
     },
+    /// The kernel has no kprobes; the text says what still works.
+    #[error("kprobes are not available: this kernel was built without CONFIG_KPROBES (tracefs has no kprobe_events, sysfs no kprobe PMU); {0}")]
+    NoKprobes(&'static str),
+    /// The kernel has no uprobes.
+    #[error("uprobes are not available: this kernel was built without CONFIG_UPROBE_EVENTS (tracefs has no uprobe_events); tracepoints and software events still work")]
+    NoUprobes,
+    /// A probe of that name exists.
+    #[error("a probe named {0} exists already: delete it with `strobe probe --del {0}`, name the new one (EVENT=FUNC), or add it with --force as EVENT_1")]
+    ProbeExists(String),
+    /// The kernel refused a probe definition.
+    #[error("the kernel refused the probe `{line}`: {reason}")]
+    ProbeRejected {
+        /// The line written to tracefs.
+        line: String,
+        /// The kernel's reason, from tracefs `error_log`.
+        reason: String,
+    },
+    /// A probe is in use and cannot be deleted.
+    #[error("the probe {0} is in use (a recording or trace has it enabled): stop that first, then delete it")]
+    ProbeBusy(String),
+    /// A probe definition or target is wrong; the text says how.
+    #[error("{0}")]
+    Probe(String),
 }
 
 impl Error {

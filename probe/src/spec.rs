@@ -43,6 +43,23 @@ pub struct EventSpec {
     pub tracepoint: Option<TracepointName>,
     /// An ftrace filter for a tracepoint (`--filter`), applied by the kernel.
     pub filter: Option<String>,
+    /// For an ephemeral probe through the kprobe or uprobe PMU
+    /// (`kprobe:FUNC`, `uprobe:BINARY:FUNC`), what the kernel reads through
+    /// `config1` and how its samples' raw payloads are laid out.
+    pub pmu_probe: Option<PmuProbe>,
+}
+
+/// What an ephemeral probe's event carries besides its config words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PmuProbe {
+    /// The kernel function (kprobe) or the file's path (uprobe). The kernel
+    /// reads it through a pointer in `config1`, so it lives here, with the
+    /// spec, for as long as the event is opened from it.
+    pub target: std::ffi::CString,
+    /// The tracefs-style format of the raw payload of its samples.
+    pub format: String,
+    /// Whether it is a uprobe.
+    pub user: bool,
 }
 
 /// Why an event specification was rejected.
@@ -405,6 +422,7 @@ impl EventSpec {
             period: None,
             tracepoint: None,
             filter: None,
+            pmu_probe: None,
         }
     }
 
@@ -524,6 +542,17 @@ impl EventSpec {
         self.type_ == b::PERF_TYPE_TRACEPOINT
     }
 
+    /// Whether the event's samples carry a raw payload with a format, and
+    /// every hit is a sample: tracepoints and ephemeral probes.
+    pub fn is_trace_event(&self) -> bool {
+        self.is_tracepoint() || self.pmu_probe.is_some()
+    }
+
+    /// The format of an ephemeral probe's payload.
+    pub fn probe_format(&self) -> Option<&str> {
+        self.pmu_probe.as_ref().map(|p| p.format.as_str())
+    }
+
     /// Parses a comma-separated list of generic events, as given to `-e`.
     pub fn parse_list(list: &str) -> Result<Vec<Self>, SpecError> {
         let mut events = Vec::new();
@@ -551,8 +580,14 @@ impl EventSpec {
     /// The `perf_event_attr` for this event: type, config words,
     /// exclusions and precision; callers add sampling and reading.
     pub fn attr(&self) -> crate::EventAttr {
+        // An ephemeral probe's config1 points at its target's name, which
+        // lives in this spec.
+        let config1 = match &self.pmu_probe {
+            Some(probe) => probe.target.as_ptr() as u64,
+            None => self.config1,
+        };
         crate::EventAttr::new(self.type_, self.config)
-            .extra_config(self.config1, self.config2)
+            .extra_config(config1, self.config2)
             .exclude(self.exclude_user, self.exclude_kernel)
             .exclude_virtual(self.exclude_hv, self.exclude_guest, self.exclude_host)
             .precise_ip(self.precise_ip)
@@ -784,6 +819,25 @@ impl EventResolver {
     /// `sched:*`).
     pub fn resolve_list(&mut self, list: &str) -> crate::Result<Vec<EventSpec>> {
         let mut specs = Vec::new();
+        // A uprobe's path has slashes that the PMU-spec splitting would
+        // pair up; a list of plain events splits at every comma.
+        if !list.contains(['{', '}'])
+            && list
+                .split(',')
+                .any(|e| crate::dynamic::is_pmu_probe_spec(e.trim()))
+        {
+            for part in list.split(',').map(str::trim) {
+                if part.is_empty() {
+                    return Err(SpecError::Empty(list.to_string()).into());
+                }
+                if crate::dynamic::is_pmu_probe_spec(part) {
+                    specs.push(crate::dynamic::pmu_probe(part, &self.sysfs_root)?);
+                } else {
+                    specs.extend(self.resolve_list(part)?);
+                }
+            }
+            return Ok(specs);
+        }
         for item in split_list(list)? {
             for (part, group_modifiers) in item.members() {
                 if item.group.is_none() && self.is_tracepoint_spec(part) {

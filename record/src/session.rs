@@ -8,7 +8,7 @@
 use crate::format::records::{RecordLayout, RunStats, WalkItem};
 use crate::format::writer::{FileWriter, Sink};
 use crate::format::{
-    hex_encode, BuildId, ChunkKind, CpuTotals, EventMeta, SessionMeta, TrailerMeta, NO_CPU,
+    hex_encode, BuildId, ChunkKind, CpuTotals, EventMeta, ProbeMeta, SessionMeta, TrailerMeta, NO_CPU,
 };
 use crate::kallsyms::{AddressSet, KallsymsIndex};
 use crate::procfs::{self, RecordSynthesizer};
@@ -283,6 +283,15 @@ impl<S: Sink> Session<S> {
         }
         // Each chunk is one CPU's buffer, so samples need not carry the CPU;
         // and with a single event they need not carry its id.
+        // A child that inherits a probe PMU's event makes the kernel read
+        // the probe's target again through config1, in the memory of the
+        // forking process, which after exec no longer holds strobe's string:
+        // the fork would fail. So ephemeral probes follow the first process.
+        if per_task && options.events.iter().any(|e| e.pmu_probe.is_some()) {
+            notices.push(
+                "ephemeral probes (kprobe:, uprobe:) follow the traced processes, not the children they start; a probe added with `strobe probe` follows children too".to_string(),
+            );
+        }
         let mut sample_type = sample::IP | sample::TID | sample::TIME | sample::PERIOD;
         if options.events.len() > 1 {
             sample_type |= sample::IDENTIFIER;
@@ -290,7 +299,7 @@ impl<S: Sink> Session<S> {
         if options.call_graph {
             sample_type |= sample::CALLCHAIN;
         }
-        if options.events.iter().any(|e| e.is_tracepoint()) {
+        if options.events.iter().any(|e| e.is_trace_event()) {
             sample_type |= sample::RAW;
         }
         let page_size = strobe_probe::sys::page_size();
@@ -304,14 +313,14 @@ impl<S: Sink> Session<S> {
                 .attr()
                 .sample_type_bits(sample_type)
                 .sample_id_all(true)
-                .inherit(per_task)
+                .inherit(per_task && spec.pmu_probe.is_none())
                 .enable_on_exec(enable_on_exec)
                 .clock(libc::CLOCK_MONOTONIC)
                 .wakeup_watermark(wakeup_bytes as u32);
             attr = match spec.period.or(options.period) {
                 Some(period) => attr.sample_period(period),
                 // Every hit of a tracepoint is a sample, as in perf.
-                None if spec.is_tracepoint() => attr.sample_period(1),
+                None if spec.is_trace_event() => attr.sample_period(1),
                 None => attr.sample_frequency(options.frequency),
             };
             if first {
@@ -356,7 +365,7 @@ impl<S: Sink> Session<S> {
             let attr = build_attr(spec, i == 0, build_id);
             let format = match (&tracefs, &spec.tracepoint) {
                 (Some(fs), Some(tp)) => Some(fs.format_text(tp)?),
-                _ => None,
+                _ => spec.probe_format().map(str::to_string),
             };
             event_meta.push(EventMeta {
                 name: spec.name.clone(),
@@ -485,6 +494,7 @@ impl<S: Sink> Session<S> {
             compressed: options.compress,
             ring_size: options.ring_size,
             call_graph: options.call_graph,
+            probes: probe_meta(&options.events, tracefs.as_ref()),
             events: event_meta,
             notes: notices.clone(),
             ..Default::default()
@@ -537,7 +547,7 @@ impl<S: Sink> Session<S> {
         let mut kernel_snapshot = Some(snapshot_thread);
         // Tracepoint fields hold kernel addresses too (call sites, handlers),
         // which the samples' addresses do not cover: keep every symbol.
-        let tracepoints = options.events.iter().any(|e| e.is_tracepoint());
+        let tracepoints = options.events.iter().any(|e| e.is_trace_event());
         if options.ring_size.is_some() || options.full_kallsyms || tracepoints {
             // A ring's metadata must precede the ring, so wait for it here.
             if let Some(thread) = kernel_snapshot.take() {
@@ -813,4 +823,57 @@ fn write_text_chunk<S: Sink>(
         writer.write_meta(kind, text, text.len() > 512)?;
     }
     Ok(())
+}
+
+/// The dynamic probes among `events`: persistent ones (tracepoints that
+/// tracefs lists in kprobe_events or uprobe_events) and ephemeral ones
+/// (through the kprobe and uprobe PMUs), with each kernel probe's state in
+/// debugfs `kprobes/list` now that its events are open.
+fn probe_meta(events: &[EventSpec], tracefs: Option<&Tracefs>) -> Vec<ProbeMeta> {
+    use strobe_probe::dynamic::{self, ProbeEvents, ProbeKind};
+    let existing = tracefs
+        .map(|fs| ProbeEvents::new(fs).list())
+        .unwrap_or_default();
+    let mut probes = Vec::new();
+    let mut states = None;
+    for spec in events {
+        let (kind, user, definition, location) = if let Some(pmu) = &spec.pmu_probe {
+            let kind = if spec.config & 1 != 0 {
+                ProbeKind::Return
+            } else {
+                ProbeKind::Entry
+            };
+            let location = (!pmu.user).then(|| {
+                (pmu.target.to_string_lossy().into_owned(), spec.config2)
+            });
+            (kind, pmu.user, spec.name.clone(), location)
+        } else if let Some(tp) = &spec.tracepoint {
+            let Some(probe) = existing
+                .iter()
+                .find(|p| p.group == tp.system && p.event == tp.name)
+            else {
+                continue;
+            };
+            (probe.kind, probe.user, probe.line(), probe.kernel_location())
+        } else {
+            continue;
+        };
+        let state = location.and_then(|(symbol, offset)| {
+            let states = states.get_or_insert_with(|| dynamic::kprobe_states().unwrap_or_default());
+            dynamic::state_of(states, kind, &symbol, offset).map(|s| s.state())
+        });
+        let kind = match (user, kind) {
+            (false, ProbeKind::Entry) => "kprobe",
+            (false, ProbeKind::Return) => "kretprobe",
+            (true, ProbeKind::Entry) => "uprobe",
+            (true, ProbeKind::Return) => "uretprobe",
+        };
+        probes.push(ProbeMeta {
+            event: spec.name.clone(),
+            kind: kind.to_string(),
+            definition,
+            state,
+        });
+    }
+    probes
 }

@@ -471,6 +471,30 @@ pub struct SessionMeta {
     /// read its pages.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ftrace: Option<FtraceMeta>,
+    /// The dynamic probes (kprobes, kretprobes, uprobes) among the events,
+    /// with their definitions and, for kernel probes, their state when the
+    /// recording started.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeMeta>,
+}
+
+/// A dynamic probe a recording used.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProbeMeta {
+    /// The event's name, as in `events`.
+    pub event: String,
+    /// `kprobe`, `kretprobe`, `uprobe` or `uretprobe`.
+    pub kind: String,
+    /// The definition: the tracefs line of a persistent probe, or the
+    /// `-e` spec of an ephemeral one.
+    pub definition: String,
+    /// For a kernel probe, its state in debugfs `kprobes/list` once the
+    /// events were opened: `OPTIMIZED`, `FTRACE`, `DISABLED`, `GONE` (joined
+    /// by `,` when several apply), or `BREAKPOINT`; absent when the kernel
+    /// did not list it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// How to decode the ftrace pages of a `strobe trace` recording.

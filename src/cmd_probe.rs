@@ -48,12 +48,18 @@ pub fn run(args: ProbeArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn add(args: &ProbeArgs, definition: &str, probe_args: &[String], out: &mut dyn Write) -> Result<()> {
+fn add(
+    args: &ProbeArgs,
+    definition: &str,
+    probe_args: &[String],
+    out: &mut dyn Write,
+) -> Result<()> {
     let arch = match &args.arch {
         Some(name) => Arch::from_machine(name).with_context(|| {
             format!("unknown architecture `{name}`: strobe knows x86_64, arm64 and powerpc64")
         })?,
-        None => Arch::host().context("strobe does not know this machine's registers; give --arch with --dry-run")?,
+        None => Arch::host()
+            .context("strobe does not know this machine's registers; give --arch with --dry-run")?,
     };
     let binary = match &args.exec {
         Some(path) => Some(

@@ -77,7 +77,13 @@ fn root_uprobe_hits_and_return_values_match_the_program() {
         let out = run(strobe()
             .args(["record", "-q", "-o"])
             .arg(&data)
-            .args(["-e", &format!("{group}:hot"), "-e", &format!("{group}:hot__return"), "--"])
+            .args([
+                "-e",
+                &format!("{group}:hot"),
+                "-e",
+                &format!("{group}:hot__return"),
+                "--",
+            ])
             .arg(path)
             .arg(calls.to_string()));
         clean(&format!("{group}:*"));
@@ -139,7 +145,11 @@ fn root_uprobe_on_a_shared_object_counts_each_call() {
         .args(["-e", &format!("uprobe:{libc}:syscall"), "--"])
         .arg(&getppid)
         .arg("777"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let hits = script_json(&data)
         .iter()
         .filter(|e| e["comm"] == "getppid")
@@ -150,7 +160,9 @@ fn root_uprobe_on_a_shared_object_counts_each_call() {
     let added = strobe_ok(&["probe", "-x", libc, "syscall"]);
     assert!(added.contains("probe_libc:syscall"), "{added}");
     assert!(
-        uprobe_lines().iter().any(|l| l.starts_with("p:probe_libc/syscall ")),
+        uprobe_lines()
+            .iter()
+            .any(|l| l.starts_with("p:probe_libc/syscall ")),
         "{:?}",
         uprobe_lines()
     );
@@ -217,26 +229,33 @@ fn root_ephemeral_uprobes_leave_no_probe_behind() {
     let dir = scratch("ephemeral_uprobes");
     let binary = workload("uprobed");
     let path = binary.to_str().unwrap();
-    let before = (tracefs_file("uprobe_events"), tracefs_file("dynamic_events"));
+    let before = (
+        tracefs_file("uprobe_events"),
+        tracefs_file("dynamic_events"),
+    );
     let data = dir.join("ephemeral.data");
-    let out = run(strobe()
-        .args(["record", "-q", "-o"])
-        .arg(&data)
-        .args([
-            "-e",
-            &format!("uprobe:{path}:hot"),
-            "-e",
-            &format!("uprobe:{path}:hot%return"),
-            "--",
-            path,
-            "250",
-        ]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(strobe().args(["record", "-q", "-o"]).arg(&data).args([
+        "-e",
+        &format!("uprobe:{path}:hot"),
+        "-e",
+        &format!("uprobe:{path}:hot%return"),
+        "--",
+        path,
+        "250",
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let events = script_json(&data);
     let count = |name: String| events.iter().filter(|e| e["event"] == name).count();
     assert_eq!(count(format!("uprobe:{path}:hot")), 250);
     assert_eq!(count(format!("uprobe:{path}:hot%return")), 250);
-    let after = (tracefs_file("uprobe_events"), tracefs_file("dynamic_events"));
+    let after = (
+        tracefs_file("uprobe_events"),
+        tracefs_file("dynamic_events"),
+    );
     assert_eq!(before, after, "the recording left nothing in tracefs");
     let info = strobe_ok(&["info", "-i", data.to_str().unwrap()]);
     assert!(info.contains("#   uretprobe: uprobe:"), "{info}");
@@ -244,10 +263,12 @@ fn root_ephemeral_uprobes_leave_no_probe_behind() {
     // A function the file does not have is one line that suggests the
     // closest, and leaves no file.
     let bad = dir.join("bad.data");
-    let out = run(strobe()
-        .args(["record", "-o"])
-        .arg(&bad)
-        .args(["-e", &format!("uprobe:{path}:hott"), "--", path]));
+    let out = run(strobe().args(["record", "-o"]).arg(&bad).args([
+        "-e",
+        &format!("uprobe:{path}:hott"),
+        "--",
+        path,
+    ]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("did you mean `hot`"), "{stderr}");
@@ -274,9 +295,22 @@ fn root_kprobe_requests_without_kprobes_fail_in_one_line() {
     }
     let data = dir.join("k.data");
     for args in [
-        vec!["probe", "do_sys_openat2", "dfd=%di:s32", "filename=+0(%si):string"],
+        vec![
+            "probe",
+            "do_sys_openat2",
+            "dfd=%di:s32",
+            "filename=+0(%si):string",
+        ],
         vec!["probe", "--add", "do_sys_openat2%return", "$retval"],
-        vec!["record", "-e", "kprobe:do_sys_openat2", "-o", data.to_str().unwrap(), "--", "true"],
+        vec![
+            "record",
+            "-e",
+            "kprobe:do_sys_openat2",
+            "-o",
+            data.to_str().unwrap(),
+            "--",
+            "true",
+        ],
         vec!["probe", "--optimize", "off"],
     ] {
         let out = run(strobe().args(&args));
@@ -284,12 +318,18 @@ fn root_kprobe_requests_without_kprobes_fail_in_one_line() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
         assert!(
-            stderr.contains("CONFIG_KPROBES") && stderr.contains("uprobes") && stderr.contains("tracepoints"),
+            stderr.contains("CONFIG_KPROBES")
+                && stderr.contains("uprobes")
+                && stderr.contains("tracepoints"),
             "{args:?}: {stderr}"
         );
     }
     assert!(!data.exists(), "a refused recording leaves no file");
-    assert_eq!(tracefs_file("dynamic_events"), before, "nothing left in tracefs");
+    assert_eq!(
+        tracefs_file("dynamic_events"),
+        before,
+        "nothing left in tracefs"
+    );
 }
 
 #[test]
@@ -315,12 +355,19 @@ fn probe_definitions_dry_run_for_each_architecture() {
         let mut cmd = strobe();
         cmd.args(["probe", "--dry-run", "--arch", arch]).args(&args);
         let out = run(&mut cmd);
-        assert!(out.status.success(), "{arch}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{arch}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), line);
     }
     let out = run(strobe().args(["probe", "--dry-run", "--arch", "arm64", "f", "%di"]));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("%x0..%x30"), "{stderr}");
+    assert!(
+        !out.status.success() && stderr.contains("%x0..%x30"),
+        "{stderr}"
+    );
     let out = run(strobe().args(["probe"]));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to do"));

@@ -190,17 +190,29 @@ fn root_vm_kprobes_kretprobes_optimisation_and_ephemeral_probes() {
     // Jump optimisation: OPTIMIZED within 2 s, gone with the optimiser off,
     // back with it on; the entry probe sits on the ftrace call site.
     let offset: u32 = run.file_text("opt_offset").trim().parse().unwrap();
-    let seconds = |name: &str| -> f64 { run.file_text(&format!("{name}.seconds")).trim().parse().unwrap() };
+    let seconds = |name: &str| -> f64 {
+        run.file_text(&format!("{name}.seconds"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
     let on = run.file_text("list_on");
     assert!(list_line(&on, "probe:opt").contains("[OPTIMIZED]"), "{on}");
-    assert!(seconds("list_on") <= 2.0, "OPTIMIZED after {} s", seconds("list_on"));
+    assert!(
+        seconds("list_on") <= 2.0,
+        "OPTIMIZED after {} s",
+        seconds("list_on")
+    );
     assert!(list_line(&on, "probe:entry").contains("FTRACE"), "{on}");
     assert!(on.contains("# kprobe jump optimisation: on"), "{on}");
     let off = run.file_text("list_off");
     assert!(!list_line(&off, "probe:opt").contains("OPTIMIZED"), "{off}");
     assert!(off.contains("# kprobe jump optimisation: off"), "{off}");
     let again = run.file_text("list_on_again");
-    assert!(list_line(&again, "probe:opt").contains("[OPTIMIZED]"), "{again}");
+    assert!(
+        list_line(&again, "probe:opt").contains("[OPTIMIZED]"),
+        "{again}"
+    );
     assert!(seconds("list_on_again") <= 2.0);
     let info = run.file_text("opt.info");
     assert!(
@@ -208,7 +220,9 @@ fn root_vm_kprobes_kretprobes_optimisation_and_ephemeral_probes() {
             && info.contains("at start"),
         "{info}"
     );
-    assert!(run.file_text("deleted").contains("Removed event: probe:opt"));
+    assert!(run
+        .file_text("deleted")
+        .contains("Removed event: probe:opt"));
     assert_eq!(run.file_text("dynamic_after_del").trim(), "");
 
     // Ephemeral probes work and leave nothing behind.
@@ -238,5 +252,8 @@ fn root_vm_kprobes_kretprobes_optimisation_and_ephemeral_probes() {
         })
         .collect();
     assert_eq!(per_hit.len(), 2, "{bench}");
-    assert!(per_hit[0] < per_hit[1], "optimised should be cheaper: {bench}");
+    assert!(
+        per_hit[0] < per_hit[1],
+        "optimised should be cheaper: {bench}"
+    );
 }

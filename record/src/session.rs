@@ -8,7 +8,8 @@
 use crate::format::records::{RecordLayout, RunStats, WalkItem};
 use crate::format::writer::{FileWriter, Sink};
 use crate::format::{
-    hex_encode, BuildId, ChunkKind, CpuTotals, EventMeta, ProbeMeta, SessionMeta, TrailerMeta, NO_CPU,
+    hex_encode, BuildId, ChunkKind, CpuTotals, EventMeta, ProbeMeta, SessionMeta, TrailerMeta,
+    NO_CPU,
 };
 use crate::kallsyms::{AddressSet, KallsymsIndex};
 use crate::procfs::{self, RecordSynthesizer};
@@ -843,9 +844,8 @@ fn probe_meta(events: &[EventSpec], tracefs: Option<&Tracefs>) -> Vec<ProbeMeta>
             } else {
                 ProbeKind::Entry
             };
-            let location = (!pmu.user).then(|| {
-                (pmu.target.to_string_lossy().into_owned(), spec.config2)
-            });
+            let location =
+                (!pmu.user).then(|| (pmu.target.to_string_lossy().into_owned(), spec.config2));
             (kind, pmu.user, spec.name.clone(), location)
         } else if let Some(tp) = &spec.tracepoint {
             let Some(probe) = existing
@@ -854,7 +854,12 @@ fn probe_meta(events: &[EventSpec], tracefs: Option<&Tracefs>) -> Vec<ProbeMeta>
             else {
                 continue;
             };
-            (probe.kind, probe.user, probe.line(), probe.kernel_location())
+            (
+                probe.kind,
+                probe.user,
+                probe.line(),
+                probe.kernel_location(),
+            )
         } else {
             continue;
         };

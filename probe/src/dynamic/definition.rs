@@ -53,7 +53,10 @@ impl Arch {
                 // %rax, %rdi, %rip, %eflags are what a disassembler shows.
                 let kernel = match name.as_str() {
                     "rflags" | "eflags" => "flags".to_string(),
-                    n if n.len() == 3 && n.starts_with('r') && !n[1..].starts_with(['1', '8', '9']) => {
+                    n if n.len() == 3
+                        && n.starts_with('r')
+                        && !n[1..].starts_with(['1', '8', '9']) =>
+                    {
                         n[1..].to_string()
                     }
                     n => n.to_string(),
@@ -73,8 +76,17 @@ impl Arch {
             Arch::Powerpc64 => {
                 let name = name.to_ascii_lowercase();
                 const SPECIAL: &[&str] = &[
-                    "nip", "msr", "orig_gpr3", "ctr", "link", "xer", "ccr", "softe", "trap",
-                    "dar", "dsisr",
+                    "nip",
+                    "msr",
+                    "orig_gpr3",
+                    "ctr",
+                    "link",
+                    "xer",
+                    "ccr",
+                    "softe",
+                    "trap",
+                    "dar",
+                    "dsisr",
                 ];
                 if SPECIAL.contains(&name.as_str()) {
                     return Some(name);
@@ -260,10 +272,16 @@ impl ProbeDefinition {
         let definition = definition.trim();
         // `perf probe 'func arg1 arg2'` takes the arguments in one word too.
         let mut words = definition.split_whitespace();
-        let head = words
-            .next()
-            .ok_or_else(|| syntax(definition, "it is empty; write FUNC, FUNC+OFFS or FUNC%return"))?;
-        let all_args: Vec<String> = words.map(str::to_string).chain(args.iter().cloned()).collect();
+        let head = words.next().ok_or_else(|| {
+            syntax(
+                definition,
+                "it is empty; write FUNC, FUNC+OFFS or FUNC%return",
+            )
+        })?;
+        let all_args: Vec<String> = words
+            .map(str::to_string)
+            .chain(args.iter().cloned())
+            .collect();
 
         let (names, target) = match head.split_once('=') {
             Some((names, target)) => (Some(names), target),
@@ -285,17 +303,26 @@ impl ProbeDefinition {
         let (function, offset) = match target.split_once('+') {
             Some((function, offset)) => {
                 let offset = parse_offset(offset).ok_or_else(|| {
-                    syntax(definition, format!("`{offset}` is not an offset (decimal or 0x hex)"))
+                    syntax(
+                        definition,
+                        format!("`{offset}` is not an offset (decimal or 0x hex)"),
+                    )
                 })?;
                 (function, offset)
             }
             None => (target, 0),
         };
         if function.is_empty() {
-            return Err(syntax(definition, "no function named; write FUNC, FUNC+OFFS or FUNC%return"));
+            return Err(syntax(
+                definition,
+                "no function named; write FUNC, FUNC+OFFS or FUNC%return",
+            ));
         }
         if kind == ProbeKind::Return && offset != 0 {
-            return Err(syntax(definition, "a return probe goes on a function, not on FUNC+OFFS"));
+            return Err(syntax(
+                definition,
+                "a return probe goes on a function, not on FUNC+OFFS",
+            ));
         }
 
         let default_group = match binary {
@@ -429,12 +456,20 @@ fn probe_point(function: &str, offset: u64, kind: ProbeKind) -> String {
 }
 
 /// One `[NAME=]FETCH[:TYPE]` argument.
-fn parse_arg(text: &str, kind: ProbeKind, user: bool, arch: Arch) -> Result<ProbeArg, DefinitionError> {
+fn parse_arg(
+    text: &str,
+    kind: ProbeKind,
+    user: bool,
+    arch: Arch,
+) -> Result<ProbeArg, DefinitionError> {
     let (name, rest) = match text.split_once('=') {
         // `=` inside a fetch never happens, so the first one names the arg.
         Some((name, rest)) => {
             if !valid_name(name) {
-                return Err(syntax(text, format!("`{name}` is not a valid argument name")));
+                return Err(syntax(
+                    text,
+                    format!("`{name}` is not a valid argument name"),
+                ));
             }
             (Some(name.to_string()), rest)
         }
@@ -459,14 +494,26 @@ fn parse_arg(text: &str, kind: ProbeKind, user: bool, arch: Arch) -> Result<Prob
 }
 
 /// A fetch expression, with registers renamed for the kernel.
-fn parse_fetch(arg: &str, fetch: &str, kind: ProbeKind, user: bool, arch: Arch) -> Result<String, DefinitionError> {
+fn parse_fetch(
+    arg: &str,
+    fetch: &str,
+    kind: ProbeKind,
+    user: bool,
+    arch: Arch,
+) -> Result<String, DefinitionError> {
     if let Some(register) = fetch.strip_prefix('%') {
-        return arch.register(register).map(|r| format!("%{r}")).ok_or_else(|| {
-            syntax(
-                arg,
-                format!("`%{register}` is not a register of this architecture; registers are {}", arch.register_examples()),
-            )
-        });
+        return arch
+            .register(register)
+            .map(|r| format!("%{r}"))
+            .ok_or_else(|| {
+                syntax(
+                    arg,
+                    format!(
+                        "`%{register}` is not a register of this architecture; registers are {}",
+                        arch.register_examples()
+                    ),
+                )
+            });
     }
     if fetch.starts_with(['+', '-']) {
         // +OFFS(FETCH) or -OFFS(FETCH), nestable.
@@ -486,21 +533,40 @@ fn parse_fetch(arg: &str, fetch: &str, kind: ProbeKind, user: bool, arch: Arch) 
     if let Some(variable) = fetch.strip_prefix('$') {
         return match variable {
             "retval" if kind == ProbeKind::Return => Ok(fetch.to_string()),
-            "retval" => Err(syntax(arg, "$retval is only there for return probes (FUNC%return)")),
+            "retval" => Err(syntax(
+                arg,
+                "$retval is only there for return probes (FUNC%return)",
+            )),
             "stack" | "comm" => Ok(fetch.to_string()),
-            v if v.strip_prefix("stack").is_some_and(|n| n.parse::<u32>().is_ok()) => {
+            v if v
+                .strip_prefix("stack")
+                .is_some_and(|n| n.parse::<u32>().is_ok()) =>
+            {
                 Ok(fetch.to_string())
             }
-            v if v.strip_prefix("arg").is_some_and(|n| n.parse::<u32>().is_ok()) => {
+            v if v
+                .strip_prefix("arg")
+                .is_some_and(|n| n.parse::<u32>().is_ok()) =>
+            {
                 let n: u32 = v["arg".len()..].parse().unwrap_or(0);
                 if kind == ProbeKind::Return {
-                    return Err(syntax(arg, "function arguments ($argN) are fetched at entry, not on return"));
+                    return Err(syntax(
+                        arg,
+                        "function arguments ($argN) are fetched at entry, not on return",
+                    ));
                 }
                 if user {
                     // uprobes have no $argN: take the ABI's register.
-                    arch.argument_register(n).map(|r| format!("%{r}")).ok_or_else(|| {
-                        syntax(arg, format!("argument {n} is not passed in a register on this architecture"))
-                    })
+                    arch.argument_register(n)
+                        .map(|r| format!("%{r}"))
+                        .ok_or_else(|| {
+                            syntax(
+                                arg,
+                                format!(
+                                    "argument {n} is not passed in a register on this architecture"
+                                ),
+                            )
+                        })
                 } else if n == 0 {
                     Err(syntax(arg, "arguments count from $arg1"))
                 } else {
@@ -536,7 +602,11 @@ mod tests {
 
     #[test]
     fn kernel_probes_render_as_the_kernel_takes_them() {
-        let d = kernel("do_sys_openat2", &["dfd=%di:s32", "filename=+0(%si):string"]).unwrap();
+        let d = kernel(
+            "do_sys_openat2",
+            &["dfd=%di:s32", "filename=+0(%si):string"],
+        )
+        .unwrap();
         assert_eq!(d.name(), "probe:do_sys_openat2");
         assert_eq!(
             d.tracefs_line().unwrap(),
@@ -544,7 +614,10 @@ mod tests {
         );
         let r = kernel("do_sys_openat2%return", &["$retval"]).unwrap();
         assert_eq!(r.event, "do_sys_openat2__return");
-        assert_eq!(r.tracefs_line().unwrap(), "r:probe/do_sys_openat2__return do_sys_openat2 $retval");
+        assert_eq!(
+            r.tracefs_line().unwrap(),
+            "r:probe/do_sys_openat2__return do_sys_openat2 $retval"
+        );
         let o = kernel("my:opt=ksys_read+0x10", &[]).unwrap();
         assert_eq!(o.tracefs_line().unwrap(), "p:my/opt ksys_read+16");
         let one_word = kernel("vfs_read %di %si:x64", &[]).unwrap();
@@ -555,17 +628,35 @@ mod tests {
 
     #[test]
     fn user_probes_take_perfs_group_and_the_file_offset() {
-        let mut d = ProbeDefinition::parse("hot%return", &["$retval".into()], Some("/tmp/my-prog.x"), Arch::X86_64).unwrap();
+        let mut d = ProbeDefinition::parse(
+            "hot%return",
+            &["$retval".into()],
+            Some("/tmp/my-prog.x"),
+            Arch::X86_64,
+        )
+        .unwrap();
         assert_eq!(d.name(), "probe_my:hot__return");
         assert!(d.tracefs_line().is_err(), "unresolved");
         if let Location::User { file_offset, .. } = &mut d.location {
             *file_offset = Some(0x11b0);
         }
-        assert_eq!(d.tracefs_line().unwrap(), "r:probe_my/hot__return /tmp/my-prog.x:0x11b0 $retval");
-        assert_eq!(user_group("/usr/lib/x86_64-linux-gnu/libc.so.6"), "probe_libc");
+        assert_eq!(
+            d.tracefs_line().unwrap(),
+            "r:probe_my/hot__return /tmp/my-prog.x:0x11b0 $retval"
+        );
+        assert_eq!(
+            user_group("/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            "probe_libc"
+        );
         assert_eq!(user_group("/tmp/uprobed_pie"), "probe_uprobed_pie");
         // uprobes have no $argN: the ABI's registers stand in.
-        let a = ProbeDefinition::parse("f", &["$arg1".into(), "$arg6".into()], Some("/x"), Arch::X86_64).unwrap();
+        let a = ProbeDefinition::parse(
+            "f",
+            &["$arg1".into(), "$arg6".into()],
+            Some("/x"),
+            Arch::X86_64,
+        )
+        .unwrap();
         assert_eq!(a.args[0].fetch, "%di");
         assert_eq!(a.args[1].fetch, "%r9");
     }
@@ -580,9 +671,19 @@ mod tests {
         assert_eq!(Arch::Arm64.register("di"), None);
         assert_eq!(Arch::Powerpc64.register("gpr3").as_deref(), Some("r3"));
         assert_eq!(Arch::Powerpc64.register("nip").as_deref(), Some("nip"));
-        let arm = ProbeDefinition::parse("do_sys_openat2", &["dfd=%x0:s32".into(), "name=+0(%x1):string".into()], None, Arch::Arm64).unwrap();
-        assert_eq!(arm.tracefs_line().unwrap(), "p:probe/do_sys_openat2 do_sys_openat2 dfd=%x0:s32 name=+0(%x1):string");
-        let ppc = ProbeDefinition::parse("f", &["$arg2".into()], Some("/bin/x"), Arch::Powerpc64).unwrap();
+        let arm = ProbeDefinition::parse(
+            "do_sys_openat2",
+            &["dfd=%x0:s32".into(), "name=+0(%x1):string".into()],
+            None,
+            Arch::Arm64,
+        )
+        .unwrap();
+        assert_eq!(
+            arm.tracefs_line().unwrap(),
+            "p:probe/do_sys_openat2 do_sys_openat2 dfd=%x0:s32 name=+0(%x1):string"
+        );
+        let ppc = ProbeDefinition::parse("f", &["$arg2".into()], Some("/bin/x"), Arch::Powerpc64)
+            .unwrap();
         assert_eq!(ppc.args[0].fetch, "%r4");
         assert_eq!(Arch::from_machine("aarch64"), Some(Arch::Arm64));
         assert_eq!(Arch::from_machine("ppc64le"), Some(Arch::Powerpc64));

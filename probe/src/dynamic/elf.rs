@@ -42,7 +42,12 @@ pub enum ElfError {
 /// `.symtab`, else `.dynsym`; the address maps to the file through the
 /// loadable segment that holds it, which handles executables, PIE and
 /// shared objects alike.
-pub fn function_file_offset(data: &[u8], path: &str, function: &str, offset: u64) -> Result<u64, ElfError> {
+pub fn function_file_offset(
+    data: &[u8],
+    path: &str,
+    function: &str,
+    offset: u64,
+) -> Result<u64, ElfError> {
     let file = object::File::parse(data).map_err(|e| ElfError::NotElf {
         path: path.to_string(),
         reason: e.to_string(),
@@ -52,22 +57,23 @@ pub fn function_file_offset(data: &[u8], path: &str, function: &str, offset: u64
             .chain(file.dynamic_symbols())
             .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
     };
-    let symbol = functions().find(|s| s.name() == Ok(function)).ok_or_else(|| {
-        ElfError::NoFunction {
+    let symbol = functions()
+        .find(|s| s.name() == Ok(function))
+        .ok_or_else(|| ElfError::NoFunction {
             path: path.to_string(),
             function: function.to_string(),
             suggestion: crate::spec::closest(
                 function,
                 functions().filter_map(|s| s.name().ok().map(str::to_string)),
             ),
-        }
-    })?;
+        })?;
     let address = symbol.address().wrapping_add(offset);
     file.segments()
         .find_map(|segment| {
             let (file_start, file_size) = segment.file_range();
             let start = segment.address();
-            (address >= start && address - start < file_size).then(|| file_start + (address - start))
+            (address >= start && address - start < file_size)
+                .then(|| file_start + (address - start))
         })
         .ok_or_else(|| ElfError::NotLoaded {
             path: path.to_string(),
@@ -105,7 +111,10 @@ mod tests {
         // `main` is in every executable and maps to its text.
         let at = function_file_offset(&data, &path, "main", 0).unwrap();
         assert!(at > 0 && (at as usize) < data.len());
-        assert_eq!(function_file_offset(&data, &path, "main", 4).unwrap(), at + 4);
+        assert_eq!(
+            function_file_offset(&data, &path, "main", 4).unwrap(),
+            at + 4
+        );
         assert_eq!(function_at(&data, at + 4), Some(("main".to_string(), 4)));
         let e = function_file_offset(&data, &path, "mainn", 0).unwrap_err();
         assert!(e.to_string().contains("did you mean `main`"), "{e}");

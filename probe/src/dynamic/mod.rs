@@ -203,7 +203,10 @@ impl<'a> ProbeEvents<'a> {
         // "  Command: ...", and a caret line.
         log.lines()
             .rev()
-            .find_map(|l| l.split_once("error: ").map(|(_, reason)| reason.trim().to_string()))
+            .find_map(|l| {
+                l.split_once("error: ")
+                    .map(|(_, reason)| reason.trim().to_string())
+            })
             .unwrap_or_else(|| os.to_string())
     }
 
@@ -222,12 +225,18 @@ impl<'a> ProbeEvents<'a> {
             if !matches {
                 continue;
             }
-            let file = if probe.user { UPROBE_EVENTS } else { KPROBE_EVENTS };
+            let file = if probe.user {
+                UPROBE_EVENTS
+            } else {
+                KPROBE_EVENTS
+            };
             let line = format!("-:{}/{}", probe.group, probe.event);
-            self.fs.append(file, &line).map_err(|e| match e.raw_os_error() {
-                Some(libc::EBUSY) => Error::ProbeBusy(name.clone()),
-                _ => e,
-            })?;
+            self.fs
+                .append(file, &line)
+                .map_err(|e| match e.raw_os_error() {
+                    Some(libc::EBUSY) => Error::ProbeBusy(name.clone()),
+                    _ => e,
+                })?;
             deleted.push(name);
         }
         Ok(deleted)
@@ -330,7 +339,9 @@ pub fn state_of<'s>(
 ) -> Option<&'s KprobeState> {
     states
         .iter()
-        .filter(|s| s.kind == kind && s.symbol == symbol && s.offset >= offset && s.offset - offset <= 16)
+        .filter(|s| {
+            s.kind == kind && s.symbol == symbol && s.offset >= offset && s.offset - offset <= 16
+        })
         .min_by_key(|s| s.offset - offset)
 }
 
@@ -345,11 +356,15 @@ pub fn optimization() -> Option<bool> {
 pub fn set_optimization(on: bool) -> Result<()> {
     let path = Path::new(OPTIMIZATION_SYSCTL);
     if !path.exists() {
-        return Err(if Path::new("/proc/sys/debug").is_dir() && kprobe_states().is_ok() {
-            Error::Probe("this kernel has kprobes but no jump optimisation (CONFIG_OPTPROBES)".into())
-        } else {
-            no_kprobes()
-        });
+        return Err(
+            if Path::new("/proc/sys/debug").is_dir() && kprobe_states().is_ok() {
+                Error::Probe(
+                    "this kernel has kprobes but no jump optimisation (CONFIG_OPTPROBES)".into(),
+                )
+            } else {
+                no_kprobes()
+            },
+        );
     }
     std::fs::write(path, if on { "1" } else { "0" }).map_err(|source| Error::Tracefs {
         action: "write",
@@ -369,11 +384,15 @@ pub fn is_pmu_probe_spec(spec: &str) -> bool {
 /// Makes the event for an ephemeral probe through the kprobe or uprobe
 /// PMU. `sysfs_root` is where `bus/event_source/devices` is.
 pub fn pmu_probe(spec: &str, sysfs_root: &Path) -> Result<EventSpec> {
-    let (pmu_name, rest) = spec.split_once(':').ok_or_else(|| Error::Probe(format!("`{spec}` is not kprobe:FUNC or uprobe:BINARY:FUNC")))?;
+    let (pmu_name, rest) = spec.split_once(':').ok_or_else(|| {
+        Error::Probe(format!("`{spec}` is not kprobe:FUNC or uprobe:BINARY:FUNC"))
+    })?;
     let user = pmu_name == "uprobe";
     let (binary, target) = if user {
         let (binary, function) = rest.rsplit_once(':').ok_or_else(|| {
-            Error::Probe(format!("`{spec}` names no function: write uprobe:BINARY:FUNC"))
+            Error::Probe(format!(
+                "`{spec}` names no function: write uprobe:BINARY:FUNC"
+            ))
         })?;
         let path = std::fs::canonicalize(binary).map_err(|e| {
             Error::Probe(format!("cannot find the binary {binary} of `{spec}`: {e}"))
@@ -413,7 +432,8 @@ pub fn pmu_probe(spec: &str, sysfs_root: &Path) -> Result<EventSpec> {
             path, file_offset, ..
         } => (path.clone(), file_offset.unwrap_or(0)),
     };
-    let target = CString::new(target_text).map_err(|_| Error::Probe(format!("`{spec}` has a NUL byte")))?;
+    let target =
+        CString::new(target_text).map_err(|_| Error::Probe(format!("`{spec}` has a NUL byte")))?;
     let name = match definition.kind {
         ProbeKind::Entry => spec.to_string(),
         ProbeKind::Return => spec.to_string(),
@@ -438,7 +458,8 @@ pub fn resolve(definition: &mut ProbeDefinition) -> Result<()> {
         file_offset,
     } = &mut definition.location
     {
-        let data = std::fs::read(&*path).map_err(|e| Error::Probe(format!("cannot read {path}: {e}")))?;
+        let data =
+            std::fs::read(&*path).map_err(|e| Error::Probe(format!("cannot read {path}: {e}")))?;
         *file_offset = Some(
             elf::function_file_offset(&data, path, function, *offset)
                 .map_err(|e| Error::Probe(e.to_string()))?,
@@ -493,22 +514,40 @@ mod tests {
         assert_eq!(states[3].state(), "BREAKPOINT");
         assert_eq!(states[4].state(), "GONE");
         // An entry probe sits after endbr64; an exact match wins.
-        assert_eq!(state_of(&states, ProbeKind::Entry, "ksys_read", 0).unwrap().offset, 4);
-        assert_eq!(state_of(&states, ProbeKind::Entry, "ksys_read", 16).unwrap().state(), "OPTIMIZED");
+        assert_eq!(
+            state_of(&states, ProbeKind::Entry, "ksys_read", 0)
+                .unwrap()
+                .offset,
+            4
+        );
+        assert_eq!(
+            state_of(&states, ProbeKind::Entry, "ksys_read", 16)
+                .unwrap()
+                .state(),
+            "OPTIMIZED"
+        );
         assert!(state_of(&states, ProbeKind::Entry, "ksys_read", 32).is_none());
     }
 
     #[test]
     fn probe_lines_parse_both_kinds() {
-        let k = parse_probe_line("p:probe/do_sys_openat2 do_sys_openat2 dfd=%di:s32 filename=+0(%si):string", false).unwrap();
+        let k = parse_probe_line(
+            "p:probe/do_sys_openat2 do_sys_openat2 dfd=%di:s32 filename=+0(%si):string",
+            false,
+        )
+        .unwrap();
         assert_eq!(k.name(), "probe:do_sys_openat2");
         assert_eq!(k.args.len(), 2);
         assert_eq!(k.kernel_location(), Some(("do_sys_openat2".into(), 0)));
-        assert_eq!(k.line(), "p:probe/do_sys_openat2 do_sys_openat2 dfd=%di:s32 filename=+0(%si):string");
+        assert_eq!(
+            k.line(),
+            "p:probe/do_sys_openat2 do_sys_openat2 dfd=%di:s32 filename=+0(%si):string"
+        );
         let r = parse_probe_line("r16:kprobes/ret ksys_read+5", false).unwrap();
         assert_eq!(r.kind, ProbeKind::Return);
         assert_eq!(r.kernel_location(), Some(("ksys_read".into(), 5)));
-        let u = parse_probe_line("p:probe_uprobed/hot /tmp/uprobed:0x00000000000011b0", true).unwrap();
+        let u =
+            parse_probe_line("p:probe_uprobed/hot /tmp/uprobed:0x00000000000011b0", true).unwrap();
         assert!(u.user && u.kernel_location().is_none());
         assert!(parse_probe_line("garbage", false).is_none());
     }
@@ -519,7 +558,10 @@ mod tests {
             let d = ProbeDefinition::parse(kind, &[], None, Arch::X86_64).unwrap();
             let text = pmu_probe_format(&d);
             let format = crate::tracefs::format::TracepointFormat::parse("kprobe", &text).unwrap();
-            assert!(format.fields.iter().any(|f| f.name.starts_with("__probe_")), "{text}");
+            assert!(
+                format.fields.iter().any(|f| f.name.starts_with("__probe_")),
+                "{text}"
+            );
         }
     }
 

@@ -123,7 +123,7 @@ impl Decoder {
         event: usize,
         cpu: Option<u32>,
     ) -> Option<Decoded<'a>> {
-        let record = self.raw_event_record(raw, event).parse().ok()?;
+        let record = parse_record(&self.raw_event_record(raw, event))?;
         Some(Decoded { event, cpu, record })
     }
 
@@ -161,5 +161,63 @@ impl Decoder {
             }
         }
         stats
+    }
+}
+
+/// Parses a record with `linux-perf-event-reader`, first defusing what it
+/// would panic on instead of returning an error: an MMAP2 record whose
+/// build-id length byte says more than 20 bytes (seen in perf.data files
+/// perf wrote) is read without its build-id, so the mapping is kept.
+/// `None` means malformed.
+pub(crate) fn parse_record<'a>(
+    record: &linux_perf_event_reader::RawEventRecord<'a>,
+) -> Option<linux_perf_event_reader::EventRecord<'a>> {
+    const MMAP2: u32 = 10;
+    const MISC_MMAP_BUILD_ID: u16 = 1 << 14;
+    // pid, tid, addr, len, pgoff come before the build-id length.
+    const BUILD_ID_LEN_AT: usize = 4 + 4 + 8 + 8 + 8;
+    if record.record_type.0 == MMAP2 && record.misc & MISC_MMAP_BUILD_ID != 0 {
+        let len = record
+            .data
+            .get(BUILD_ID_LEN_AT..BUILD_ID_LEN_AT + 1)
+            .map(|b| b.as_slice()[0]);
+        if len.is_none_or(|len| len > 20) {
+            let without_build_id = linux_perf_event_reader::RawEventRecord {
+                misc: record.misc & !MISC_MMAP_BUILD_ID,
+                ..record.clone()
+            };
+            return without_build_id.parse().ok();
+        }
+    }
+    record.parse().ok()
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+    use linux_perf_event_reader::{RawData, RawEventRecord, RecordParseInfo, RecordType};
+
+    #[test]
+    fn an_mmap2_record_with_a_too_long_build_id_is_read_without_it_not_a_panic() {
+        let mut body = vec![0u8; 4 + 4 + 8 + 8 + 8];
+        body.push(21); // build-id length
+        body.extend([0u8; 3 + 20 + 4 + 4]);
+        body.extend(b"/bin/x\0\0");
+        let attr = linux_perf_event_reader::PerfEventAttr::parse::<_, byteorder::LittleEndian>(
+            &strobe_probe::EventAttr::new(1, 0).sample_id_all(true).to_bytes()[..],
+        )
+        .unwrap()
+        .0;
+        let info = RecordParseInfo::new(&attr, linux_perf_event_reader::Endianness::LittleEndian);
+        let record = RawEventRecord::new(RecordType(10), 1 << 14, RawData::Single(&body), info);
+        match parse_record(&record) {
+            Some(linux_perf_event_reader::EventRecord::Mmap2(m)) => {
+                assert_eq!(m.path.as_slice().as_ref(), b"/bin/x");
+            }
+            other => panic!("{other:?}"),
+        }
+        body[4 + 4 + 8 + 8 + 8] = 20;
+        let record = RawEventRecord::new(RecordType(10), 1 << 14, RawData::Single(&body), info);
+        assert!(parse_record(&record).is_some());
     }
 }

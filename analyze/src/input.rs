@@ -667,7 +667,7 @@ fn stream_perf_data(
             progress(done.min(total), total);
         }
         let time = record.timestamp().unwrap_or(0);
-        match record.parse() {
+        match crate::decode::parse_record(&record).ok_or(()) {
             Ok(parsed) => {
                 stats.lost += lost_in(&parsed);
                 emit(

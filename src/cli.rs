@@ -310,6 +310,11 @@ Examples:
   strobe script -F comm,tid,time,prev_state,next_comm
                                              chosen columns and tracepoint fields
   strobe script --json | jq .fields          one JSON object per event
+  strobe script -s syscall-counts.py         run a perf Python script (perf's hooks)
+  strobe script -s my.py -i perf.data -- --top 10
+                                             arguments after -- go to the script's sys.argv
+  strobe script -g python                    write a skeleton script for the recording's events
+  strobe script -l                           list the scripts shipped with strobe
 
 Columns for -F: comm, tid, pid, cpu, time, period, event, trace, ip, sym, dso,
 and any tracepoint field by name (shown as name=value).";
@@ -326,6 +331,23 @@ pub struct ScriptArgs {
     /// One JSON object per line (schema in the book) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Run a Python script with perf's hooks (or strobe's API) over the
+    /// events; a name without a slash may be one of the shipped scripts.
+    #[arg(short = 's', long = "script", value_name = "SCRIPT")]
+    pub script: Option<PathBuf>,
+    /// Arguments for the script (its sys.argv after its name).
+    #[arg(
+        value_name = "ARG",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub script_args: Vec<String>,
+    /// Write a skeleton script for the recording's events (`python`).
+    #[arg(short = 'g', long = "gen-script", value_name = "LANG")]
+    pub gen_script: Option<String>,
+    /// List the scripts shipped with strobe.
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

@@ -10,7 +10,19 @@ use strobe_analyze::script::{self, ScriptOptions};
 use strobe_analyze::AnalyzeError;
 
 pub fn run(args: ScriptArgs) -> Result<i32> {
+    if args.list {
+        return crate::cmd_script_python::list();
+    }
     let path = default_path(args.input.as_ref());
+    if args.script.is_some() || args.gen_script.is_some() {
+        return crate::cmd_script_python::run(&args, &path);
+    }
+    if !args.script_args.is_empty() {
+        anyhow::bail!(
+            "unexpected argument `{}`: arguments are for a script (-s SCRIPT)",
+            args.script_args[0]
+        );
+    }
     let file = MappedFile::open(&path)?;
     file.with_recording(|recording, trailer_lost| {
         let origin = match (recording.start_time, &args.filter.time) {

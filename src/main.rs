@@ -10,6 +10,7 @@ mod cmd_probe;
 mod cmd_record;
 mod cmd_report;
 mod cmd_script;
+mod cmd_script_python;
 mod cmd_stat;
 mod cmd_trace;
 mod host;

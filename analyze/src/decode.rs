@@ -204,7 +204,9 @@ mod parse_tests {
         body.extend([0u8; 3 + 20 + 4 + 4]);
         body.extend(b"/bin/x\0\0");
         let attr = linux_perf_event_reader::PerfEventAttr::parse::<_, byteorder::LittleEndian>(
-            &strobe_probe::EventAttr::new(1, 0).sample_id_all(true).to_bytes()[..],
+            &strobe_probe::EventAttr::new(1, 0)
+                .sample_id_all(true)
+                .to_bytes()[..],
         )
         .unwrap()
         .0;

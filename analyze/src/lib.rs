@@ -13,6 +13,7 @@ pub mod decode;
 pub mod diff;
 pub mod filter;
 pub mod input;
+pub mod python;
 pub mod report;
 pub mod results;
 pub mod script;

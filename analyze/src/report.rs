@@ -540,6 +540,43 @@ impl<'k> Symbolizer<'k> {
         }
     }
 
+    /// Where an address is, as perf's scripting engines describe it: the
+    /// shared object's full path (`[kernel.kallsyms]` or `[module]` in the
+    /// kernel), and the symbol with the address's offset into it, each
+    /// `None` when unknown.
+    pub(crate) fn code_location(&mut self, pid: i32, addr: u64, kernel: bool) -> CodeLocation {
+        if kernel || is_kernel_address(addr) {
+            let kernel = self.resolver.kernel;
+            return match kernel.lookup(addr) {
+                Some((name, dso)) => CodeLocation {
+                    dso: Some(dso),
+                    symbol: Some(name.to_string()),
+                    offset: kernel.lookup_offset(addr).map_or(0, |(_, o)| o),
+                },
+                None => CodeLocation {
+                    dso: Some("[kernel.kallsyms]".to_string()),
+                    symbol: None,
+                    offset: 0,
+                },
+            };
+        }
+        let Some((start, mapping)) = self.state.mapping(pid, addr) else {
+            return CodeLocation::default();
+        };
+        let path = self.state.strings.get(mapping.path).to_string();
+        let found = self
+            .resolver
+            .dsos
+            .get(&path)
+            .and_then(|e| e.lookup_file_offset(addr - start + mapping.pgoff))
+            .map(|(name, offset)| (name.to_string(), offset));
+        CodeLocation {
+            dso: Some(path),
+            offset: found.as_ref().map_or(0, |f| f.1),
+            symbol: found.map(|f| f.0),
+        }
+    }
+
     /// The shared object and symbol of an address.
     pub(crate) fn location(&mut self, pid: i32, addr: u64, kernel: bool) -> (String, String) {
         let loc = self.resolver.resolve(&self.state, pid, addr, kernel);
@@ -548,6 +585,17 @@ impl<'k> Symbolizer<'k> {
             self.resolver.names.get(loc.sym).to_string(),
         )
     }
+}
+
+/// An address's shared object and symbol; see [`Symbolizer::code_location`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CodeLocation {
+    /// The shared object: a full path, `[kernel.kallsyms]` or `[module]`.
+    pub dso: Option<String>,
+    /// The symbol.
+    pub symbol: Option<String>,
+    /// The address's offset into the symbol.
+    pub offset: u64,
 }
 
 /// A call-graph tree under construction; node 0 is the root. Nodes keep

@@ -371,6 +371,15 @@ impl TracepointFormat {
     pub fn symbolic_table(&self, field: &str) -> Option<&[(u64, String)]> {
         self.print.as_ref().ok()?.symbolic_table(field)
     }
+
+    /// The flag and symbolic tables of the print format, as perf announces
+    /// them to scripts (empty when the print format did not parse).
+    pub fn symbol_definitions(&self) -> Vec<super::print_fmt::SymbolDefinition> {
+        self.print
+            .as_ref()
+            .map(|p| p.symbol_definitions())
+            .unwrap_or_default()
+    }
 }
 
 impl Field {

@@ -2235,6 +2235,115 @@ impl PrintFmt {
         String::from_utf8_lossy(&out.buf).into_owned()
     }
 
+    /// The flag and symbolic tables as perf's scripting engines announce
+    /// them to a script (`define_flag_field`, `define_flag_value`,
+    /// `define_symbolic_field`, `define_symbolic_value`), in the order and
+    /// with the quirks of perf's `define_event_symbols`: the walk names a
+    /// table after the last `REC->` field it passed, every atom it passes
+    /// defines flag value 0 of that field with the atom's text, and it stops
+    /// at the first dynamic array, bitmask or helper function.
+    pub fn symbol_definitions(&self) -> Vec<SymbolDefinition> {
+        fn walk(
+            arg: &Arg,
+            field: &mut Option<String>,
+            out: &mut Vec<SymbolDefinition>,
+            depth: usize,
+        ) -> bool {
+            if depth > MAX_DEPTH {
+                return false;
+            }
+            let values = |out: &mut Vec<SymbolDefinition>,
+                          field: &Option<String>,
+                          table: &[(u64, String)],
+                          flags: bool| {
+                if let Some(field) = field {
+                    for (value, name) in table {
+                        out.push(SymbolDefinition::Value {
+                            flags,
+                            field: field.clone(),
+                            value: *value,
+                            name: name.clone(),
+                        });
+                    }
+                }
+            };
+            match arg {
+                Arg::Null | Arg::Str(_) => true,
+                Arg::Atom(atom) => {
+                    if let Some(field) = field {
+                        out.push(SymbolDefinition::Value {
+                            flags: true,
+                            field: field.clone(),
+                            value: 0,
+                            name: atom.clone(),
+                        });
+                    }
+                    true
+                }
+                Arg::Field { name, .. } => {
+                    *field = Some(name.clone());
+                    true
+                }
+                Arg::Flags {
+                    value,
+                    delim,
+                    table,
+                } => {
+                    let go_on = walk(value, field, out, depth + 1);
+                    if let Some(f) = field {
+                        out.push(SymbolDefinition::Field {
+                            flags: true,
+                            field: f.clone(),
+                            delim: Some(delim.clone().unwrap_or_default()),
+                        });
+                    }
+                    values(out, field, table, true);
+                    go_on
+                }
+                Arg::Symbolic { value, table } => {
+                    let go_on = walk(value, field, out, depth + 1);
+                    if let Some(f) = field {
+                        out.push(SymbolDefinition::Field {
+                            flags: false,
+                            field: f.clone(),
+                            delim: None,
+                        });
+                    }
+                    values(out, field, table, false);
+                    go_on
+                }
+                Arg::Hex {
+                    field: item, len, ..
+                } => walk(item, field, out, depth + 1) && walk(len, field, out, depth + 1),
+                Arg::IntArray {
+                    field: item,
+                    count,
+                    el_size,
+                } => {
+                    walk(item, field, out, depth + 1)
+                        && walk(count, field, out, depth + 1)
+                        && walk(el_size, field, out, depth + 1)
+                }
+                Arg::Cast { item, .. } => walk(item, field, out, depth + 1),
+                Arg::Op { left, right, .. } => {
+                    walk(left, field, out, depth + 1) && walk(right, field, out, depth + 1)
+                }
+                // perf returns here without walking the arguments after.
+                Arg::Bitmask(_) | Arg::DynArray(_) | Arg::DynArrayLen(_) => false,
+                #[allow(unreachable_patterns)]
+                _ => false,
+            }
+        }
+        let mut out = Vec::new();
+        let mut field = None;
+        for arg in &self.args {
+            if !walk(arg, &mut field, &mut out, 0) {
+                break;
+            }
+        }
+        out
+    }
+
     /// The table of the first `__print_flags` whose value is computed from
     /// the field `field` (the last `REC->` field in the value, as perf's
     /// scripting engines name it).
@@ -2296,6 +2405,34 @@ impl PrintFmt {
         }
         self.args.iter().find_map(|a| walk(a, field, flags, 0))
     }
+}
+
+/// A flag or symbolic table entry as perf announces it to scripts; see
+/// [`PrintFmt::symbol_definitions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SymbolDefinition {
+    /// `define_flag_field(event, field, delim)` (`flags`), or
+    /// `define_symbolic_field(event, field)`.
+    Field {
+        /// A `__print_flags` table, else a `__print_symbolic` one.
+        flags: bool,
+        /// The field.
+        field: String,
+        /// The flags' delimiter.
+        delim: Option<String>,
+    },
+    /// `define_flag_value(event, field, value, name)` (`flags`), or
+    /// `define_symbolic_value(...)`.
+    Value {
+        /// A `__print_flags` table, else a `__print_symbolic` one.
+        flags: bool,
+        /// The field.
+        field: String,
+        /// The value.
+        value: u64,
+        /// Its name.
+        name: String,
+    },
 }
 
 /// What perf prints for an event whose print fmt did not parse:

@@ -861,18 +861,13 @@ fn strobe_event(
     };
     let frames = PyList::empty(py);
     let mut kernel = sample.kernel;
-    let mut first = true;
     for &ip in sample.callchain {
         if ip >= context::MARKER_MIN {
             kernel = ip == context::KERNEL;
-            // The first address of each context is where it was
-            // interrupted, not a return address.
-            first = true;
             continue;
         }
-        let lookup = if first { ip } else { ip.saturating_sub(1) };
-        first = false;
-        let location = symbolizer.code_location(sample.pid, lookup, kernel);
+        // Looked up as perf's scripts see them (callchain_list).
+        let location = symbolizer.code_location(sample.pid, ip, kernel);
         frames.append(Bound::new(
             py,
             ScriptFrame {
@@ -916,26 +911,21 @@ fn callchain_list(
 ) -> PyResult<PyObject> {
     let list = PyList::empty(py);
     let mut kernel = sample.kernel;
-    let mut first = true;
     for &ip in sample.callchain {
         if ip >= context::MARKER_MIN {
             kernel = ip == context::KERNEL;
-            // The first address of each context is where it was
-            // interrupted, not a return address.
-            first = true;
             continue;
         }
         let frame = PyDict::new(py);
         frame.set_item("ip", ip)?;
-        // Return addresses are looked up one byte back, inside the call.
-        let lookup = if first { ip } else { ip.saturating_sub(1) };
-        first = false;
-        let location = symbolizer.code_location(sample.pid, lookup, kernel);
+        // perf looks every address up as it is, return addresses too: a
+        // call that ends its function is credited to the next symbol.
+        let location = symbolizer.code_location(sample.pid, ip, kernel);
         if let Some(symbol) = &location.symbol {
             let sym = PyDict::new(py);
             sym.set_item("name", symbol)?;
             frame.set_item("sym", sym)?;
-            frame.set_item("sym_off", location.offset + (ip - lookup))?;
+            frame.set_item("sym_off", location.offset)?;
         }
         if let Some(dso) = &location.dso {
             frame.set_item("dso", dso)?;

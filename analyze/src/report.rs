@@ -298,7 +298,8 @@ fn short_dso(path: &str) -> &str {
 /// The callers in a frame-pointer call chain, with whether each is a kernel
 /// frame. The chain starts with the sample's own IP, which is skipped; the
 /// others are return addresses, looked up one byte earlier so a call that
-/// ends its function is credited to that function, as perf does.
+/// ends its function is credited to that function (perf looks them up as
+/// they are, and names the next function then).
 fn callers(chain: &[u64], ip: u64) -> impl Iterator<Item = (u64, bool)> + '_ {
     let mut kernel = false;
     let mut skipped_own_ip = false;

@@ -617,9 +617,12 @@ fn root_shipped_scripts_on_known_workloads() {
     );
 
     // offcpu: a ping-pong blocks in pipe reads; each wait is attributed.
+    // System-wide, as the script says to record: a thread is often switched
+    // back in from the idle task, whose switches only -a records.
     let pingpong = workload("pingpong");
     let data = dir.join("offcpu.data");
     strobe_record_ok(&[
+        sh("-a"),
         sh("-g"),
         sh("-e"),
         sh("sched:sched_switch"),

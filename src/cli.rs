@@ -397,6 +397,11 @@ pub struct TraceArgs {
     /// Ring buffer per CPU, e.g. 4M (tracefs buffer_size_kb) [default: the kernel's].
     #[arg(short = 'b', long = "buffer-size", value_name = "SIZE")]
     pub buffer_size: Option<String>,
+    /// Sub-buffer (page) size of the ring buffer, e.g. 8K, up to 128 pages
+    /// (tracefs buffer_subbuf_size_kb, Linux 6.8 and later) [default: one page].
+    /// Larger sub-buffers hold larger events and cost fewer page swaps.
+    #[arg(long = "subbuf-size", value_name = "SIZE")]
+    pub subbuf_size: Option<String>,
     /// Output file; an existing file is renamed to FILE.old.
     #[arg(
         short = 'o',

@@ -47,6 +47,15 @@ pub fn run(args: TraceArgs) -> Result<i32> {
         ),
         None => None,
     };
+    let subbuf_kb = match args.subbuf_size.as_deref() {
+        Some(text) => Some(
+            parse_size(text)
+                .filter(|&b| b >= 1024)
+                .with_context(|| format!("--subbuf-size {text}: expected a size such as 8K"))?
+                .div_ceil(1024),
+        ),
+        None => None,
+    };
     let mut workload = if args.command.is_empty() {
         None
     } else {
@@ -67,6 +76,7 @@ pub fn run(args: TraceArgs) -> Result<i32> {
             workload: workload.as_ref().map(Workload::pid),
         },
         buffer_kb,
+        subbuf_kb,
         compress: args.compress,
         command_line: std::env::args().collect(),
         clock: args.clock.clone(),

@@ -578,3 +578,68 @@ fn root_trace_live_prints_events_as_they_happen() {
     );
     assert_eq!(global_state(), before);
 }
+
+#[test]
+fn root_trace_subbuf_size_takes_effect_or_fails_in_one_line() {
+    if !have_root("root_trace_subbuf_size_takes_effect_or_fails_in_one_line") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("tp_subbuf");
+    let data = dir.join("sub.data");
+    let getppid = workload("getppid");
+    let out = run(strobe()
+        .args([
+            "trace",
+            "--subbuf-size",
+            "8K",
+            "-e",
+            "raw_syscalls:sys_enter",
+        ])
+        .args(["--filter", "id == 110", "-o"])
+        .arg(&data)
+        .arg("--")
+        .arg(&getppid)
+        .arg("3000"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let instances = std::fs::read_dir("/sys/kernel/tracing/instances")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("strobe-"))
+        .count();
+    assert_eq!(instances, 0, "no instance is left");
+    if out.status.success() {
+        // The kernel took the size: the file says so and holds every call.
+        let info =
+            String::from_utf8_lossy(&run(strobe().arg("info").arg(&data)).stdout).to_string();
+        assert!(info.contains("8 KiB sub-buffers"), "{info}");
+        let calls = script_json(&data)
+            .iter()
+            .filter(|e| e["comm"] == "getppid")
+            .count();
+        assert_eq!(calls, 3000);
+    } else {
+        // This host's kernel refuses (EPERM, even for the size it has):
+        // one line that says so and what to do; nothing written.
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(
+            stderr.contains("refused a sub-buffer size of 8 KiB")
+                && stderr.contains("leave --subbuf-size out"),
+            "{stderr}"
+        );
+        assert!(!data.exists(), "no file is written");
+    }
+    // A size that is not one is refused before tracefs is touched.
+    let out = run(strobe().args([
+        "trace",
+        "--subbuf-size",
+        "lots",
+        "-e",
+        "sched:sched_switch",
+        "--",
+        "true",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--subbuf-size lots"));
+}

@@ -14,6 +14,7 @@ set -e
 head -c 1000000 /dev/zero > /tmp/file
 strobe trace --func vfs_read -o /out/func.data -- cat /tmp/file > /dev/null
 strobe trace --graph --func vfs_read -o /out/graph.data -- cat /tmp/file > /dev/null
+strobe trace --subbuf-size 8K -e raw_syscalls:sys_enter --filter 'id == 110' -o /out/subbuf8k.data -- getppid 5000
 T=/sys/kernel/tracing
 cat $T/current_tracer > /out/current_tracer
 ls $T/instances > /out/instances
@@ -32,6 +33,7 @@ fn vm_trace_function_and_function_graph_of_a_command() {
             // busybox cat copies with sendfile, which does not go through
             // vfs_read; GNU cat reads.
             GuestFile::binary("/bin/cat", "/usr/local/bin/cat"),
+            GuestFile::binary(workload("getppid"), "/usr/local/bin/getppid"),
         ],
     );
     result.assert_success();
@@ -46,7 +48,7 @@ fn vm_trace_function_and_function_graph_of_a_command() {
         "no instance is left"
     );
     let dir = scratch("vm_trace");
-    for name in ["func.data", "graph.data"] {
+    for name in ["func.data", "graph.data", "subbuf8k.data"] {
         std::fs::write(dir.join(name), &result.files[name]).unwrap();
     }
 
@@ -95,6 +97,18 @@ fn vm_trace_function_and_function_graph_of_a_command() {
         assert!(duration > 0, "{e}");
         assert!(e["trace"].as_str().unwrap().contains("vfs_read"), "{e}");
     }
+    // 8 KiB sub-buffers (this host's kernel refuses to change their size):
+    // every getppid call of the program decodes, from pages of two pages.
+    let file = dir.join("subbuf8k.data");
+    let info = run(strobe().arg("info").arg(&file));
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("8 KiB sub-buffers"), "{info}");
+    let calls = script_json(&file)
+        .iter()
+        .filter(|e| e["comm"] == "getppid" && e["fields"]["id"] == 110)
+        .count();
+    assert_eq!(calls, 5000, "getppid calls through 8 KiB sub-buffers");
+
     // report reads trace recordings too: vfs_read is the function traced.
     let out = run(strobe()
         .args(["report", "--sort", "sym", "-i"])

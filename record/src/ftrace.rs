@@ -45,6 +45,9 @@ pub struct TraceOptions {
     pub targets: Targets,
     /// Ring buffer per CPU, KiB (`buffer_size_kb`); the kernel's default if `None`.
     pub buffer_kb: Option<u64>,
+    /// Sub-buffer (page) size, KiB (`buffer_subbuf_size_kb`, Linux 6.8 and
+    /// later); the kernel's default (one page) if `None`.
+    pub subbuf_kb: Option<u64>,
     /// zstd-compress the page chunks.
     pub compress: bool,
     /// strobe's command line, for the metadata.
@@ -140,15 +143,6 @@ fn tracer_error(e: strobe_probe::Error, what: &str, glob: bool) -> RecordError {
     e.into()
 }
 
-/// Reads securityfs's lockdown file, mounting securityfs if needed, so a
-/// refused function tracer can be explained.
-fn ensure_securityfs() {
-    let path = Path::new("/sys/kernel/security");
-    if !path.join("lockdown").exists() && path.is_dir() {
-        let _ = strobe_probe::sys::mount_fs("securityfs", path);
-    }
-}
-
 /// A CPU set as the kernel's bitmap syntax: 32-bit hex groups separated by
 /// commas, most significant first (`ff,00000001`).
 fn cpumask(cpus: &[u32]) -> String {
@@ -221,6 +215,31 @@ impl<S: Sink> TraceSession<S> {
         // A new instance records at once; nothing should reach its buffer
         // before everything is set up.
         instance.write("tracing_on", "0")?;
+        if let Some(kb) = options.subbuf_kb {
+            // Before buffer_size_kb: changing the sub-buffer size reallocates
+            // the buffer.
+            let current = instance.read("buffer_subbuf_size_kb").ok();
+            if let Err(e) = instance.write("buffer_subbuf_size_kb", &kb.to_string()) {
+                let reason = match (current.is_some(), e.raw_os_error()) {
+                    (false, _) => {
+                        "this kernel has no buffer_subbuf_size_kb; it needs Linux 6.8 or later"
+                            .to_string()
+                    }
+                    (true, Some(libc::EINVAL)) => {
+                        "it takes 1 to 128 pages, rounded up to a power of two".to_string()
+                    }
+                    (true, Some(libc::EPERM)) => {
+                        "this kernel does not let the size change, even as root".to_string()
+                    }
+                    (true, _) => e.to_string(),
+                };
+                return Err(RecordError::SubbufRefused {
+                    kb,
+                    reason,
+                    current: current.map_or("4".to_string(), |c| c.trim().to_string()),
+                });
+            }
+        }
         if let Some(kb) = options.buffer_kb {
             instance.write("buffer_size_kb", &kb.to_string())?;
         }
@@ -330,7 +349,6 @@ impl<S: Sink> TraceSession<S> {
             "nop"
         };
         if tracer != "nop" {
-            ensure_securityfs();
             for glob in &options.functions {
                 instance
                     .append("set_ftrace_filter", glob)

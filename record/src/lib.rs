@@ -61,6 +61,16 @@ pub enum RecordError {
     /// The kernel has no such tracer for an instance.
     #[error("this kernel offers no {0} tracer to tracefs instances (it needs CONFIG_FUNCTION_GRAPH_TRACER, and Linux 6.11 or later for instances)")]
     TracerUnavailable(String),
+    /// The kernel refused `--subbuf-size`.
+    #[error("the kernel refused a sub-buffer size of {kb} KiB ({reason}): leave --subbuf-size out to trace with the kernel's {current} KiB sub-buffers")]
+    SubbufRefused {
+        /// The size asked for.
+        kb: u64,
+        /// Why, as far as tracefs tells.
+        reason: String,
+        /// The instance's size, which tracing keeps.
+        current: String,
+    },
     /// Setting up or reading a trace failed.
     #[error("{0}")]
     Trace(String),

@@ -92,9 +92,16 @@ pub fn lockdown_active() -> bool {
 }
 
 /// The kernel's lockdown mode (`none`, `integrity`, `confidentiality`), if
-/// securityfs tells.
+/// securityfs tells; securityfs is mounted first where the machine has not
+/// mounted it (as debugfs is for kprobes/list), so that a refusal can be
+/// explained.
 pub fn lockdown_mode() -> Option<String> {
-    let text = std::fs::read_to_string("/sys/kernel/security/lockdown").ok()?;
+    let security = Path::new("/sys/kernel/security");
+    let file = security.join("lockdown");
+    if !file.exists() && security.is_dir() {
+        let _ = crate::sys::mount_fs("securityfs", security);
+    }
+    let text = std::fs::read_to_string(&file).ok()?;
     // The active mode is the one in brackets: "none [integrity] confidentiality".
     let start = text.find('[')? + 1;
     let end = start + text[start..].find(']')?;

@@ -28,7 +28,7 @@ use crate::AnalyzeError;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use strobe_probe::tracefs::format::{Field, TracepointFormat, Value};
+use strobe_probe::tracefs::format::{Field, FieldKind, TracepointFormat, Value};
 
 /// The slab tracepoints, `_node` variants included (kernels before 6.1
 /// have them); `strobe kmem record` records those the kernel has.
@@ -577,6 +577,9 @@ pub struct KmemOptions {
     pub sort: SortKeys,
     /// Rows per table (`None`: all).
     pub lines: Option<usize>,
+    /// Whether to build the tables (per call site, pointer and page), or
+    /// only the summaries.
+    pub tables: bool,
 }
 
 impl Default for KmemOptions {
@@ -589,6 +592,7 @@ impl Default for KmemOptions {
             page_size: 4096,
             sort: SortKeys::default(),
             lines: None,
+            tables: true,
         }
     }
 }
@@ -719,6 +723,21 @@ fn role(format: &TracepointFormat) -> Option<EventRole> {
 }
 
 fn unsigned(field: &Field, raw: &[u8]) -> Option<u64> {
+    // The allocator's fields are little scalars; read those directly.
+    if field.kind == FieldKind::Scalar {
+        let at = field.offset as usize;
+        let bytes = raw.get(at..at + field.size as usize)?;
+        return match *bytes {
+            [a, b, c, d, e, f, g, h] => Some(u64::from_le_bytes([a, b, c, d, e, f, g, h])),
+            [a, b, c, d] if field.signed => Some(i32::from_le_bytes([a, b, c, d]) as i64 as u64),
+            [a, b, c, d] => Some(u64::from(u32::from_le_bytes([a, b, c, d]))),
+            _ => match field.value(raw).ok()? {
+                Value::Unsigned(v) => Some(v),
+                Value::Signed(v) => Some(v as u64),
+                _ => None,
+            },
+        };
+    }
     match field.value(raw).ok()? {
         Value::Unsigned(v) => Some(v),
         Value::Signed(v) => Some(v as u64),
@@ -783,7 +802,13 @@ pub fn analyze(
     if options.page && !has(false) {
         return Err(missing("page allocation (kmem:mm_page_alloc)", " --page"));
     }
-    let kernel = KernelSymbols::parse(&recording.kallsyms);
+    // Summaries alone need no symbols; parsing kallsyms is then skipped.
+    let needs_symbols = options.tables || options.page || options.filter.has_name_filters();
+    let kernel = if needs_symbols {
+        KernelSymbols::parse(&recording.kallsyms)
+    } else {
+        KernelSymbols::default()
+    };
     let mut symbolizer = Symbolizer::new(&kernel, recording);
     let allocator = regex::Regex::new(PAGE_ALLOCATOR_FUNCTIONS).expect("a valid pattern");
     let filter = &options.filter;
@@ -899,12 +924,23 @@ pub fn analyze(
         }
     })?;
 
-    let limit = |n: usize| options.lines.unwrap_or(usize::MAX).min(n);
+    let limit = |n: usize| match options.tables {
+        true => options.lines.unwrap_or(usize::MAX).min(n),
+        false => 0,
+    };
     let slab = options.slab.then(|| {
-        let mut callers = slab.callers();
+        let mut callers = if options.tables {
+            slab.callers()
+        } else {
+            Vec::new()
+        };
         sort_slab(&mut callers, &options.sort.slab);
         callers.truncate(limit(callers.len()));
-        let mut pointers = slab.pointers();
+        let mut pointers = if options.tables {
+            slab.pointers()
+        } else {
+            Vec::new()
+        };
         sort_slab(&mut pointers, &options.sort.slab);
         pointers.truncate(limit(pointers.len()));
         for row in callers.iter_mut().chain(pointers.iter_mut()) {
@@ -917,10 +953,18 @@ pub fn analyze(
         }
     });
     let page = options.page.then(|| {
-        let mut callers = page.callers();
+        let mut callers = if options.tables {
+            page.callers()
+        } else {
+            Vec::new()
+        };
         sort_page(&mut callers, &options.sort.page);
         callers.truncate(limit(callers.len()));
-        let mut pages = page.pages();
+        let mut pages = if options.tables {
+            page.pages()
+        } else {
+            Vec::new()
+        };
         sort_page(&mut pages, &options.sort.page);
         pages.truncate(limit(pages.len()));
         let mut gfp_names = BTreeMap::new();

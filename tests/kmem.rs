@@ -278,6 +278,47 @@ fn root_kmem_stat_agrees_with_perf_kmem_stat_on_perf_data() {
     check_totals_against_events(&data, &events, true);
 }
 
+/// Every item of a recording, as comparable text.
+fn items(recording: &strobe_analyze::input::Recording<'_>) -> (Vec<String>, u64, u64) {
+    let mut items = Vec::new();
+    let stats = recording
+        .for_each(|item| items.push(format!("{item:?}")))
+        .expect("the recording streams");
+    (items, stats.lost, stats.malformed)
+}
+
+#[test]
+fn root_perf_data_read_in_place_gives_the_crates_items_in_its_order() {
+    if !have_root("root_perf_data_read_in_place_gives_the_crates_items_in_its_order") {
+        return;
+    }
+    let _serial = serial();
+    let dir = scratch("kmem_in_place");
+    let data = dir.join("perf.data");
+    // Several events, call chains (the page events), side-band records, and
+    // two CPUs' buffers interleaved in rounds.
+    let out = run(Command::new("perf")
+        .args(["kmem", "--slab", "--page", "record", "--no-buildid", "-o"])
+        .arg(&data)
+        .arg("--")
+        .arg(workload("allocs"))
+        .arg("2000"));
+    ok(&out, "perf kmem record");
+    let bytes = std::fs::read(&data).unwrap();
+    let in_place = strobe_analyze::input::Recording::from_perf_data(&bytes, Vec::new()).unwrap();
+    let mut through_crate =
+        strobe_analyze::input::Recording::from_perf_data(&bytes, Vec::new()).unwrap();
+    through_crate.set_in_place_reading(false);
+    let (ours, theirs) = (items(&in_place), items(&through_crate));
+    assert!(ours.0.len() > 10_000, "{} items", ours.0.len());
+    assert_eq!(ours.1, theirs.1, "lost");
+    assert_eq!(ours.2, theirs.2, "malformed");
+    assert_eq!(ours.0.len(), theirs.0.len());
+    for (i, (a, b)) in ours.0.iter().zip(&theirs.0).enumerate() {
+        assert_eq!(a, b, "item {i}");
+    }
+}
+
 #[test]
 fn root_kmem_stat_options_after_stat_work_as_before_it() {
     if !have_root("root_kmem_stat_options_after_stat_work_as_before_it") {

@@ -14,6 +14,7 @@ pub mod diff;
 pub mod filter;
 pub mod input;
 pub mod kmem;
+mod perf_data_in_place;
 pub mod python;
 pub mod report;
 pub mod results;

@@ -369,7 +369,17 @@ fn print_page_summary(out: &mut impl Write, page: &PageReport) -> Result<()> {
         write!(out, "  ------------")?;
     }
     writeln!(out)?;
-    let max_order = s.by_order.keys().map(|k| k.0).max().unwrap_or(0).max(10);
+    // Orders go up to 10 (MAX_PAGE_ORDER) in most kernels; a damaged
+    // event's order must not print billions of rows.
+    const LAST_ORDER: u32 = 20;
+    let max_order = s
+        .by_order
+        .keys()
+        .map(|k| k.0)
+        .filter(|&o| o <= LAST_ORDER)
+        .max()
+        .unwrap_or(0)
+        .max(10);
     for order in 0..=max_order {
         write!(out, "{order:>5}")?;
         for m in 0..types {
@@ -383,11 +393,14 @@ fn print_page_summary(out: &mut impl Write, page: &PageReport) -> Result<()> {
     let other: u64 = s
         .by_order
         .iter()
-        .filter(|((_, m), _)| *m >= types)
+        .filter(|((order, m), _)| *m >= types || *order > LAST_ORDER)
         .map(|(_, n)| n)
         .sum();
     if other > 0 {
-        writeln!(out, "({other} allocations of other migrate types)")?;
+        writeln!(
+            out,
+            "({other} allocations of other migrate types or orders above {LAST_ORDER})"
+        )?;
     }
     Ok(())
 }

@@ -53,9 +53,9 @@ pub enum Command {
 
 const KMEM_EXAMPLES: &str = "\
 Examples:
-  strobe kmem record -- ./my-program          the slab allocator's events, system-wide,
-                                              while the command runs
-  strobe kmem record --page -a -- sleep 5     the page allocator's too, with call chains
+  strobe kmem record -- ./my-program          the slab allocator's events of a command
+  strobe kmem record -a -- sleep 5            of the whole system for 5 s (as perf kmem record)
+  strobe kmem record --slab --page -- ./app   both allocators, the page one with call chains
   strobe kmem stat                            the slab summary of strobe.data (or perf.data)
   strobe kmem stat --caller -l 10             also the ten most fragmenting call sites
   strobe kmem stat --alloc -s bytes,hit       also every allocation pointer, by bytes

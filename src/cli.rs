@@ -46,6 +46,112 @@ pub enum Command {
     /// Add, list and delete dynamic probes: kprobes, kretprobes and uprobes (like `perf probe`).
     #[command(after_help = PROBE_EXAMPLES)]
     Probe(ProbeArgs),
+    /// Record and analyze the kernel's slab and page allocators (like `perf kmem`).
+    #[command(after_help = KMEM_EXAMPLES)]
+    Kmem(KmemArgs),
+}
+
+const KMEM_EXAMPLES: &str = "\
+Examples:
+  strobe kmem record -- ./my-program          the slab allocator's events of a command
+  strobe kmem record -a -- sleep 5            of the whole system for 5 s (as perf kmem record)
+  strobe kmem record --slab --page -- ./app   both allocators, the page one with call chains
+  strobe kmem stat                            the slab summary of strobe.data (or perf.data)
+  strobe kmem stat --caller -l 10             also the ten most fragmenting call sites
+  strobe kmem stat --alloc -s bytes,hit       also every allocation pointer, by bytes
+  strobe kmem stat --page --caller --json     the page allocator by call site, as JSON
+  strobe kmem stat --caller --sym '^ext4_'    only allocations from ext4's call sites
+
+Options of stat may come before or after `stat` (`strobe kmem --caller stat`
+is `strobe kmem stat --caller`). Sort keys (-s): slab: frag, hit, bytes,
+callsite, ptr, pingpong; page: page, callsite, bytes, hit, order, migtype, gfp.";
+
+#[derive(Debug, Args)]
+pub struct KmemArgs {
+    #[command(subcommand)]
+    pub action: KmemAction,
+    /// The options of `stat`, given before it (as perf kmem takes them).
+    #[command(flatten)]
+    pub stat: KmemStatArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KmemAction {
+    /// Record the allocators' tracepoints into a strobe file.
+    Record(KmemRecordArgs),
+    /// Analyze a recording: summaries, and tables per call site or pointer.
+    Stat(KmemStatArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KmemRecordArgs {
+    /// Record the slab allocator's events (the default without --page).
+    #[arg(long)]
+    pub slab: bool,
+    /// Record the page allocator's events (with call chains).
+    #[arg(long)]
+    pub page: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Ring-buffer size per CPU: pages (a power of two) or a size such as 4M.
+    #[arg(
+        short = 'm',
+        long = "mmap-pages",
+        value_name = "PAGES|SIZE",
+        default_value = "4M"
+    )]
+    pub mmap_pages: String,
+    /// Output file; an existing file is renamed to FILE.old.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        default_value = "strobe.data"
+    )]
+    pub output: PathBuf,
+    /// Compress data chunks with zstd.
+    #[arg(long = "compress")]
+    pub compress: bool,
+    /// Print nothing but errors.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// The command to run while recording, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct KmemStatArgs {
+    /// The recording to read: a strobe file or a perf.data file
+    /// [default: strobe.data, else perf.data].
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Analyze the slab allocator (the default without --page).
+    #[arg(long)]
+    pub slab: bool,
+    /// Analyze the page allocator.
+    #[arg(long)]
+    pub page: bool,
+    /// Show the table per call site.
+    #[arg(long)]
+    pub caller: bool,
+    /// Show the table per allocation (pointer, or page).
+    #[arg(long)]
+    pub alloc: bool,
+    /// Sort keys (comma list); see the list below.
+    #[arg(short = 's', long = "sort", value_name = "KEYS")]
+    pub sort: Option<String>,
+    /// Show at most N rows per table.
+    #[arg(short = 'l', long = "line", value_name = "N")]
+    pub lines: Option<usize>,
+    /// Print JSON (schema in the book) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The kernel's page size, for the page allocator's bytes [default: this machine's].
+    #[arg(long = "page-size", value_name = "BYTES")]
+    pub page_size: Option<u64>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 const PROBE_EXAMPLES: &str = "\
@@ -513,8 +619,36 @@ pub struct ReportArgs {
     pub filter: FilterArgs,
 }
 
+impl KmemStatArgs {
+    /// These options (given after `stat`) with those given before it: a
+    /// flag set in either place is set, a value given after `stat` wins.
+    pub fn merged_with(self, before: KmemStatArgs) -> KmemStatArgs {
+        let (f, b) = (self.filter, before.filter);
+        KmemStatArgs {
+            input: self.input.or(before.input),
+            slab: self.slab || before.slab,
+            page: self.page || before.page,
+            caller: self.caller || before.caller,
+            alloc: self.alloc || before.alloc,
+            sort: self.sort.or(before.sort),
+            lines: self.lines.or(before.lines),
+            json: self.json || before.json,
+            page_size: self.page_size.or(before.page_size),
+            filter: FilterArgs {
+                comm: f.comm.or(b.comm),
+                dso: f.dso.or(b.dso),
+                sym: f.sym.or(b.sym),
+                pids: f.pids.or(b.pids),
+                tids: f.tids.or(b.tids),
+                cpus: f.cpus.or(b.cpus),
+                time: f.time.or(b.time),
+            },
+        }
+    }
+}
+
 /// The sample filters every analyzer command takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct FilterArgs {
     /// Only samples whose command name matches this regular expression.
     #[arg(long, value_name = "REGEX")]
@@ -701,6 +835,35 @@ mod tests {
         assert_eq!(args.freq, 999);
         assert_eq!(args.command, ["sleep", "1"]);
         assert_eq!(args.output, PathBuf::from("x.data"));
+    }
+
+    fn kmem_stat(args: &[&str]) -> KmemStatArgs {
+        let cli = Cli::try_parse_from(args).unwrap();
+        let Command::Kmem(kmem) = cli.command else {
+            panic!("not kmem")
+        };
+        let KmemAction::Stat(stat) = kmem.action else {
+            panic!("not stat")
+        };
+        stat.merged_with(kmem.stat)
+    }
+
+    #[test]
+    fn kmem_stat_options_before_and_after_stat_are_the_same() {
+        let after = kmem_stat(&[
+            "strobe", "kmem", "stat", "--caller", "--page", "-s", "hit", "-l", "5", "--sym", "ext4",
+        ]);
+        let before = kmem_stat(&[
+            "strobe", "kmem", "--caller", "--page", "-s", "hit", "-l", "5", "--sym", "ext4", "stat",
+        ]);
+        let split = kmem_stat(&[
+            "strobe", "kmem", "--caller", "-l", "5", "stat", "--page", "-s", "hit", "--sym", "ext4",
+        ]);
+        for args in [&before, &split] {
+            assert_eq!(format!("{args:?}"), format!("{after:?}"));
+        }
+        assert!(after.caller && after.page && !after.alloc);
+        assert_eq!(after.lines, Some(5));
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod cli;
 mod cmd_bench;
 mod cmd_diff;
 mod cmd_info;
+mod cmd_kmem;
 mod cmd_list;
 mod cmd_probe;
 mod cmd_record;
@@ -87,6 +88,7 @@ fn main() {
         cli::Command::Bench(args) => cmd_bench::run(args),
         cli::Command::Diff(args) => cmd_diff::run(args),
         cli::Command::Probe(args) => cmd_probe::run(args),
+        cli::Command::Kmem(args) => cmd_kmem::run(args),
     };
     let code = match result {
         Ok(code) => code,

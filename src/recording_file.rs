@@ -42,11 +42,24 @@ impl MappedFile {
         &self,
         f: impl FnOnce(&Recording<'_>, Option<u64>) -> Result<T>,
     ) -> Result<T> {
+        self.with_recording_symbols(true, f)
+    }
+
+    /// [`MappedFile::with_recording`], reading the live kallsyms for a
+    /// perf.data file only when `kernel_symbols` says they are needed.
+    pub fn with_recording_symbols<T>(
+        &self,
+        kernel_symbols: bool,
+        f: impl FnOnce(&Recording<'_>, Option<u64>) -> Result<T>,
+    ) -> Result<T> {
         let path = &self.path;
         if input::is_perf_data(&self.map) {
             // perf.data keeps no kallsyms snapshot; perf itself reads the
             // live one (or its build-id cache), so do the same.
-            let kallsyms = std::fs::read("/proc/kallsyms").unwrap_or_default();
+            let kallsyms = match kernel_symbols {
+                true => std::fs::read("/proc/kallsyms").unwrap_or_default(),
+                false => Vec::new(),
+            };
             let recording = Recording::from_perf_data(&self.map, kallsyms)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             warn_formats(&recording);

@@ -228,6 +228,28 @@ impl Filter {
         self.passes_ids(s.pid, s.tid, s.cpu, s.time) && self.passes_names(s)
     }
 
+    /// Whether `time` falls in the time window (or there is none).
+    pub fn passes_time(&self, time: u64) -> bool {
+        self.window
+            .is_none_or(|(start, end)| (start..end).contains(&time))
+    }
+
+    /// Whether a code location passes `--dso` and `--sym`.
+    pub fn passes_location(&self, dso: &str, sym: &str) -> bool {
+        self.dso.as_ref().is_none_or(|r| r.is_match(dso))
+            && self.sym.as_ref().is_none_or(|r| r.is_match(sym))
+    }
+
+    /// Whether the filter looks at the command name.
+    pub fn has_comm_filter(&self) -> bool {
+        self.comm.is_some()
+    }
+
+    /// Whether a command name passes `--comm`.
+    pub fn passes_comm(&self, comm: &str) -> bool {
+        self.comm.as_ref().is_none_or(|r| r.is_match(comm))
+    }
+
     /// The checks on names only (for a sample [`Filter::passes_ids`] passed).
     pub fn passes_names(&self, s: &SampleView<'_>) -> bool {
         self.comm.as_ref().is_none_or(|r| r.is_match(s.comm))

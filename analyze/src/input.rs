@@ -3,6 +3,7 @@
 //! perf (told apart by their magic numbers).
 
 use crate::decode::Decoder;
+use crate::perf_data_in_place::{sample_fields, InPlaceRecords};
 use crate::tracing_data::TracingData;
 use crate::AnalyzeError;
 use linux_perf_data::{PerfFileReader, PerfFileRecord};
@@ -114,6 +115,8 @@ enum Data<'a> {
     },
     Perf {
         bytes: &'a [u8],
+        /// Whether records may be read in place (see `perf_data_in_place`).
+        in_place: bool,
     },
 }
 
@@ -462,8 +465,21 @@ impl<'a> Recording<'a> {
             formats,
             format_errors,
             saved_comms,
-            data: Data::Perf { bytes },
+            data: Data::Perf {
+                bytes,
+                in_place: true,
+            },
         })
+    }
+
+    /// For perf.data: whether records may be read in place from the file
+    /// (the default, when the file allows it), or always through
+    /// `linux-perf-data`'s reader; both give the same items in the same
+    /// order, which the tests check.
+    pub fn set_in_place_reading(&mut self, on: bool) {
+        if let Data::Perf { in_place, .. } = &mut self.data {
+            *in_place = on;
+        }
     }
 
     /// Calls `f` with every item, in time order.
@@ -495,7 +511,7 @@ impl<'a> Recording<'a> {
                 }
                 Ok(stats)
             }
-            Data::Perf { bytes } => stream_perf_data(bytes, &mut f, progress),
+            Data::Perf { bytes, in_place } => stream_perf_data(bytes, *in_place, &mut f, progress),
         }
     }
 }
@@ -622,6 +638,7 @@ fn merge(
 /// Streams a perf.data file in the order perf's round-based sorting gives.
 fn stream_perf_data(
     bytes: &[u8],
+    in_place: bool,
     f: &mut dyn FnMut(&Item<'_>),
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<StreamStats, AnalyzeError> {
@@ -646,6 +663,53 @@ fn stream_perf_data(
             _ => 1,
         })
         .collect();
+    // The common case is read in place, without copying each record.
+    let records = in_place
+        .then(|| InPlaceRecords::new(bytes, perf_file.event_attributes()))
+        .flatten();
+    if let Some(records) = records {
+        let section = records.len() as u64;
+        let damaged = records.for_each(
+            |r| {
+                // Samples are read field by field; other records decoded whole.
+                if let Some(s) = sample_fields(&r.record, &mut chain) {
+                    f(&Item::Sample(Sample {
+                        event: r.attr_index,
+                        pid: s.pid.unwrap_or(-1),
+                        tid: s.tid.unwrap_or(-1),
+                        ip: s.ip.unwrap_or(0),
+                        period: s
+                            .period
+                            .unwrap_or_else(|| periods.get(r.attr_index).copied().unwrap_or(1)),
+                        cpu: s.cpu,
+                        kernel: s.kernel,
+                        time: r.time.unwrap_or(0),
+                        callchain: &chain,
+                        raw: s.raw,
+                    }));
+                    return;
+                }
+                match crate::decode::parse_record(&r.record) {
+                    Some(parsed) => {
+                        stats.lost += lost_in(&parsed);
+                        emit(
+                            parsed,
+                            periods.get(r.attr_index).copied().unwrap_or(1),
+                            r.attr_index,
+                            None,
+                            r.time.unwrap_or(0),
+                            &mut chain,
+                            f,
+                        )
+                    }
+                    None => stats.malformed += 1,
+                }
+            },
+            &mut |done| progress(done.min(section), section),
+        );
+        stats.malformed += u64::from(damaged);
+        return Ok(stats);
+    }
     loop {
         let record = match record_iter.next_record(&mut perf_file) {
             Ok(Some(record)) => record,

@@ -13,6 +13,8 @@ pub mod decode;
 pub mod diff;
 pub mod filter;
 pub mod input;
+pub mod kmem;
+mod perf_data_in_place;
 pub mod python;
 pub mod report;
 pub mod results;
@@ -45,4 +47,7 @@ pub enum AnalyzeError {
     /// A perf.data file could not be read.
     #[error("cannot read the perf.data file: {0}")]
     PerfData(String),
+    /// The recording lacks what `strobe kmem` analyzes.
+    #[error("{0}")]
+    Kmem(String),
 }

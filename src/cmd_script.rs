@@ -53,16 +53,7 @@ pub fn run(args: ScriptArgs) -> Result<i32> {
             other => other?,
         };
         out.flush()?;
-        let lost = trailer_lost.unwrap_or(stats.lost);
-        if lost > 0 {
-            eprintln!("strobe: {lost} events were lost while recording");
-        }
-        if stats.malformed > 0 {
-            eprintln!(
-                "strobe: skipped {} malformed records or damaged pages",
-                stats.malformed
-            );
-        }
+        warn_lost_and_malformed(trailer_lost.unwrap_or(stats.lost), stats.malformed);
         if stats.bad_payloads > 0 {
             eprintln!(
                 "strobe: {} tracepoint payloads were too short for their format",
@@ -71,4 +62,15 @@ pub fn run(args: ScriptArgs) -> Result<i32> {
         }
         Ok(0)
     })
+}
+
+/// The closing warnings of a script run: events the recording lost, and
+/// records it skipped.
+pub(crate) fn warn_lost_and_malformed(lost: u64, malformed: u64) {
+    if lost > 0 {
+        eprintln!("strobe: {lost} events were lost while recording");
+    }
+    if malformed > 0 {
+        eprintln!("strobe: skipped {malformed} malformed records or damaged pages");
+    }
 }

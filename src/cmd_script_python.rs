@@ -84,16 +84,10 @@ pub fn run(args: &ScriptArgs, path: &Path) -> Result<i32> {
         let filter = Filter::new(&args.filter.spec(), recording.start_time.unwrap_or(0))?;
         match python::run_source(recording, &script_path, &source, &args.script_args, &filter) {
             Ok(stats) => {
-                let lost = trailer_lost.unwrap_or(stats.lost);
-                if lost > 0 {
-                    eprintln!("strobe: {lost} events were lost while recording");
-                }
-                if stats.malformed > 0 {
-                    eprintln!(
-                        "strobe: skipped {} malformed records or damaged pages",
-                        stats.malformed
-                    );
-                }
+                crate::cmd_script::warn_lost_and_malformed(
+                    trailer_lost.unwrap_or(stats.lost),
+                    stats.malformed,
+                );
                 Ok(0)
             }
             Err(ScriptError::Python { traceback }) => {

@@ -924,25 +924,21 @@ pub fn analyze(
         }
     })?;
 
-    let limit = |n: usize| match options.tables {
-        true => options.lines.unwrap_or(usize::MAX).min(n),
-        false => 0,
-    };
+    // A table's rows, sorted and cut to -l; none when only summaries are
+    // asked for.
+    fn table<R>(options: &KmemOptions, rows: impl FnOnce() -> Vec<R>, sort: impl FnOnce(&mut [R])) -> Vec<R> {
+        if !options.tables {
+            return Vec::new();
+        }
+        let mut rows = rows();
+        sort(&mut rows);
+        rows.truncate(options.lines.unwrap_or(usize::MAX));
+        rows
+    }
     let slab = options.slab.then(|| {
-        let mut callers = if options.tables {
-            slab.callers()
-        } else {
-            Vec::new()
-        };
-        sort_slab(&mut callers, &options.sort.slab);
-        callers.truncate(limit(callers.len()));
-        let mut pointers = if options.tables {
-            slab.pointers()
-        } else {
-            Vec::new()
-        };
-        sort_slab(&mut pointers, &options.sort.slab);
-        pointers.truncate(limit(pointers.len()));
+        let by_slab = |rows: &mut [SlabRow]| sort_slab(rows, &options.sort.slab);
+        let mut callers = table(options, || slab.callers(), by_slab);
+        let mut pointers = table(options, || slab.pointers(), by_slab);
         for row in callers.iter_mut().chain(pointers.iter_mut()) {
             row.symbol = site_name(&kernel, row.call_site);
         }
@@ -953,20 +949,9 @@ pub fn analyze(
         }
     });
     let page = options.page.then(|| {
-        let mut callers = if options.tables {
-            page.callers()
-        } else {
-            Vec::new()
-        };
-        sort_page(&mut callers, &options.sort.page);
-        callers.truncate(limit(callers.len()));
-        let mut pages = if options.tables {
-            page.pages()
-        } else {
-            Vec::new()
-        };
-        sort_page(&mut pages, &options.sort.page);
-        pages.truncate(limit(pages.len()));
+        let by_page = |rows: &mut [PageRow]| sort_page(rows, &options.sort.page);
+        let mut callers = table(options, || page.callers(), by_page);
+        let mut pages = table(options, || page.pages(), by_page);
         let mut gfp_names = BTreeMap::new();
         for row in callers.iter_mut().chain(pages.iter_mut()) {
             row.symbol = site_name(&kernel, row.call_site);

@@ -930,3 +930,134 @@ pub fn build_with_progress(
         folded,
     })
 }
+
+/// A code location as [`for_each_resolved`] names it: ids of the shared
+/// object and symbol in [`ResolvedSample::name`]'s table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResolvedLocation {
+    /// The shared object's name id.
+    pub dso: u32,
+    /// The symbol's name id.
+    pub sym: u32,
+    /// Whether it is kernel code.
+    pub kernel: bool,
+    /// Whether the address resolved to no symbol.
+    pub unresolved: bool,
+}
+
+impl From<Location> for ResolvedLocation {
+    fn from(l: Location) -> Self {
+        ResolvedLocation {
+            dso: l.dso,
+            sym: l.sym,
+            kernel: l.kernel,
+            unresolved: l.unresolved,
+        }
+    }
+}
+
+/// A sample with its thread name and code locations resolved, as the
+/// report resolves them; what [`for_each_resolved`] hands over. Names are
+/// ids, stable for one pass, looked up with [`ResolvedSample::comm_name`]
+/// and [`ResolvedSample::name`].
+pub struct ResolvedSample<'a> {
+    /// The sample as decoded.
+    pub sample: &'a Sample<'a>,
+    /// The thread's command name id (see [`ResolvedSample::comm_name`]).
+    pub comm: u32,
+    /// Where the sample was taken.
+    pub location: ResolvedLocation,
+    /// The callers' locations, innermost first (empty without call chains).
+    pub callers: &'a [ResolvedLocation],
+    /// The call-graph frames, innermost first, inlined frames included, as
+    /// name ids (empty without call chains).
+    pub frames: &'a [u32],
+    comms: &'a Interner,
+    names: &'a Interner,
+}
+
+impl std::fmt::Debug for ResolvedSample<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedSample")
+            .field("sample", &self.sample)
+            .field("comm", &self.comm_name(self.comm))
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResolvedSample<'_> {
+    /// A command name by id.
+    pub fn comm_name(&self, id: u32) -> &str {
+        self.comms.get(id)
+    }
+
+    /// A shared object, symbol or frame name by id.
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id)
+    }
+}
+
+/// Streams a recording's samples with their names resolved as the report
+/// resolves them (thread names, shared objects, symbols, and with
+/// `call_chains` the callers and call-graph frames), for front ends that
+/// aggregate samples their own way. Returns what the pass counted.
+pub fn for_each_resolved(
+    recording: &Recording<'_>,
+    call_chains: bool,
+    progress: &mut dyn FnMut(u64, u64),
+    f: &mut dyn FnMut(&ResolvedSample<'_>),
+) -> Result<crate::input::StreamStats, AnalyzeError> {
+    let kernel = KernelSymbols::parse(&recording.kallsyms);
+    let mut resolver = Resolver::new(&kernel, recording);
+    let mut state = ProcessState::default();
+    let mut frames: Vec<u32> = Vec::new();
+    let mut callers_of: Vec<ResolvedLocation> = Vec::new();
+    let mut placeholders: FxHashMap<i32, u32> = FxHashMap::default();
+    let saved: FxHashMap<i32, &str> = recording
+        .saved_comms
+        .iter()
+        .map(|(pid, name)| (*pid, name.as_str()))
+        .collect();
+    let call_chains = call_chains && recording.call_graph;
+    recording.for_each_with_progress(
+        |item| {
+            let Item::Sample(sample) = item else {
+                state.apply(item);
+                return;
+            };
+            let (pid, tid) = (sample.pid, sample.tid);
+            let comm = match state.comms.get(&tid).or_else(|| state.comms.get(&pid)) {
+                Some(&id) => id,
+                None => *placeholders.entry(tid).or_insert_with(|| {
+                    let name = match saved.get(&tid) {
+                        _ if tid == 0 => "swapper".to_string(),
+                        Some(name) => name.to_string(),
+                        None => format!(":{tid}"),
+                    };
+                    state.strings.intern(&name)
+                }),
+            };
+            let location = resolver.resolve(&state, pid, sample.ip, sample.kernel);
+            frames.clear();
+            callers_of.clear();
+            if call_chains && !sample.callchain.is_empty() {
+                resolver.frames(&state, pid, sample.ip, sample.kernel, &mut frames);
+                for (addr, kernel_frame) in callers(sample.callchain, sample.ip) {
+                    resolver.frames(&state, pid, addr, kernel_frame, &mut frames);
+                    callers_of.push(resolver.resolve(&state, pid, addr, kernel_frame).into());
+                }
+            }
+            f(&ResolvedSample {
+                sample,
+                comm,
+                location: location.into(),
+                callers: &callers_of,
+                frames: &frames,
+                comms: &state.strings,
+                names: &resolver.names,
+            });
+        },
+        progress,
+    )
+}

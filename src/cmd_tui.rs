@@ -126,7 +126,7 @@ fn loader(path: PathBuf) -> strobe_tui::Loader {
 
 fn load(
     path: &Path,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(strobe_tui::LoadUpdate),
     cancelled: &dyn Fn() -> bool,
 ) -> Result<strobe_tui::Model> {
     let file = crate::recording_file::MappedFile::open(path)?;

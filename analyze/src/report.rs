@@ -972,6 +972,10 @@ pub struct ResolvedSample<'a> {
     /// The call-graph frames, innermost first, inlined frames included, as
     /// name ids (empty without call chains).
     pub frames: &'a [u32],
+    /// The same for samples of one process image with the same instruction
+    /// pointer and call chain, and so the same `location`, `callers` and
+    /// `frames`: consumers may cache by it. `u32::MAX` when not cached.
+    pub chain_id: u32,
     comms: &'a Interner,
     names: &'a Interner,
 }
@@ -1020,6 +1024,19 @@ pub fn for_each_resolved(
         .map(|(pid, name)| (*pid, name.as_str()))
         .collect();
     let call_chains = call_chains && recording.call_graph;
+    // Samples repeat the same few stacks: resolve each distinct (process
+    // image, IP, chain) once. Entries are found by a hash of the chain and
+    // checked against the stored chain.
+    struct CachedChain {
+        raw: Box<[u64]>,
+        location: ResolvedLocation,
+        frames: (usize, usize),
+        callers: (usize, usize),
+    }
+    let mut cache_index: FxHashMap<(i32, u32, u64, bool, u64), u32> = FxHashMap::default();
+    let mut cache: Vec<CachedChain> = Vec::new();
+    let mut frame_store: Vec<u32> = Vec::new();
+    let mut caller_store: Vec<ResolvedLocation> = Vec::new();
     recording.for_each_with_progress(
         |item| {
             let Item::Sample(sample) = item else {
@@ -1038,22 +1055,65 @@ pub fn for_each_resolved(
                     state.strings.intern(&name)
                 }),
             };
-            let location = resolver.resolve(&state, pid, sample.ip, sample.kernel);
-            frames.clear();
-            callers_of.clear();
-            if call_chains && !sample.callchain.is_empty() {
-                resolver.frames(&state, pid, sample.ip, sample.kernel, &mut frames);
-                for (addr, kernel_frame) in callers(sample.callchain, sample.ip) {
-                    resolver.frames(&state, pid, addr, kernel_frame, &mut frames);
-                    callers_of.push(resolver.resolve(&state, pid, addr, kernel_frame).into());
+            let with_chain = call_chains && !sample.callchain.is_empty();
+            let generation = state.generation.get(&pid).copied().unwrap_or(0);
+            let hash = {
+                use std::hash::{Hash, Hasher};
+                let mut h = rustc_hash::FxHasher::default();
+                if with_chain {
+                    sample.callchain.hash(&mut h);
                 }
-            }
+                h.finish()
+            };
+            let key = (pid, generation, sample.ip, sample.kernel, hash);
+            let hit = cache_index
+                .get(&key)
+                .copied()
+                .filter(|&i| !with_chain || *cache[i as usize].raw == *sample.callchain);
+            let chain_id = match hit {
+                Some(i) => i,
+                None => {
+                    let location: ResolvedLocation = resolver
+                        .resolve(&state, pid, sample.ip, sample.kernel)
+                        .into();
+                    frames.clear();
+                    callers_of.clear();
+                    if with_chain {
+                        resolver.frames(&state, pid, sample.ip, sample.kernel, &mut frames);
+                        for (addr, kernel_frame) in callers(sample.callchain, sample.ip) {
+                            resolver.frames(&state, pid, addr, kernel_frame, &mut frames);
+                            callers_of
+                                .push(resolver.resolve(&state, pid, addr, kernel_frame).into());
+                        }
+                    }
+                    let f0 = frame_store.len();
+                    frame_store.extend_from_slice(&frames);
+                    let c0 = caller_store.len();
+                    caller_store.extend_from_slice(&callers_of);
+                    let id = cache.len() as u32;
+                    cache.push(CachedChain {
+                        raw: if with_chain {
+                            sample.callchain.into()
+                        } else {
+                            Box::new([])
+                        },
+                        location,
+                        frames: (f0, frame_store.len()),
+                        callers: (c0, caller_store.len()),
+                    });
+                    // A hash collision keeps the first chain cached.
+                    cache_index.entry(key).or_insert(id);
+                    id
+                }
+            };
+            let entry = &cache[chain_id as usize];
             f(&ResolvedSample {
                 sample,
                 comm,
-                location: location.into(),
-                callers: &callers_of,
-                frames: &frames,
+                location: entry.location,
+                callers: &caller_store[entry.callers.0..entry.callers.1],
+                frames: &frame_store[entry.frames.0..entry.frames.1],
+                chain_id,
                 comms: &state.strings,
                 names: &resolver.names,
             });

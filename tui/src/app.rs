@@ -150,6 +150,23 @@ pub struct Row {
     pub representative: usize,
 }
 
+/// Samples that pass the filters, folded by row key, stack and chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Group {
+    /// The row key of the samples' own location.
+    pub key: RowKey,
+    /// Their frames.
+    pub stack: u32,
+    /// Their callers.
+    pub chain: u32,
+    /// Summed period.
+    pub period: u64,
+    /// Number of samples.
+    pub samples: u64,
+    /// One of the classes (an index into the classes scanned).
+    pub class: usize,
+}
+
 /// A node of a call tree.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TreeNode {
@@ -250,6 +267,8 @@ pub struct App {
     pub model: Option<Arc<Model>>,
     /// Bytes read of how many while loading.
     pub progress: (u64, u64),
+    /// The model shown is partial: loading goes on.
+    pub loading: bool,
     /// Why loading failed.
     pub load_error: Option<String>,
     /// The view shown.
@@ -274,6 +293,8 @@ pub struct App {
     pub window: Option<(u32, u32)>,
     /// A one-line message (an error, or what a key did).
     pub message: Option<String>,
+    /// The samples that pass, folded for the views.
+    pub groups: Vec<Group>,
     /// The report's rows.
     pub rows: Vec<Row>,
     /// Total period the percentages divide by.
@@ -292,6 +313,8 @@ pub struct App {
     pub scroll: usize,
     /// The flame view's tree (caller order).
     pub flame: Tree,
+    /// The flame tree needs building again.
+    pub flame_stale: bool,
     /// Path of nodes from the flame tree's root to the zoomed node.
     pub flame_zoom: Vec<usize>,
     /// Path of nodes from the flame tree's root to the selected node.
@@ -325,6 +348,7 @@ impl App {
             title: title.into(),
             model: None,
             progress: (0, 0),
+            loading: false,
             load_error: None,
             view: View::Report,
             help: false,
@@ -337,6 +361,7 @@ impl App {
             zooms: Vec::new(),
             window: None,
             message: None,
+            groups: Vec::new(),
             rows: Vec::new(),
             total_period: 0,
             expanded: FxHashSet::default(),
@@ -346,6 +371,7 @@ impl App {
             selected: 0,
             scroll: 0,
             flame: Tree::default(),
+            flame_stale: true,
             flame_zoom: Vec::new(),
             flame_selected: Vec::new(),
             cursor: 0,
@@ -370,12 +396,21 @@ impl App {
 
     /// Takes the loaded model and computes every view.
     pub fn set_model(&mut self, model: Model) {
-        // The first event with samples is the one to show.
-        self.event = (0..model.events.len())
-            .find(|&e| model.classes.iter().any(|c| c.event as usize == e))
-            .unwrap_or(0);
-        self.children = self.children && model.call_graph;
+        self.update_model(model, true);
+    }
+
+    /// Takes a model, complete or of the samples read so far, keeping what
+    /// the user chose (view, filters, open call chains).
+    pub fn update_model(&mut self, model: Model, complete: bool) {
+        if self.model.is_none() {
+            // The first event with samples is the one to show.
+            self.event = (0..model.events.len())
+                .find(|&e| model.classes.iter().any(|c| c.event as usize == e))
+                .unwrap_or(0);
+            self.children = self.children && model.call_graph;
+        }
         self.model = Some(Arc::new(model));
+        self.loading = !complete;
         self.refresh();
     }
 
@@ -454,8 +489,8 @@ impl App {
             .collect()
     }
 
-    /// Recomputes every view after the filter, zoom, window, event or sort
-    /// keys changed.
+    /// Recomputes every view after the filter, zoom, window or event
+    /// changed.
     pub fn refresh(&mut self) {
         let Some(model) = self.model.clone() else {
             return;
@@ -466,8 +501,8 @@ impl App {
         };
         // Percentages are of the event's samples in the window, as perf's
         // absolute percentages are of all the event's samples.
-        self.total_period = model
-            .classes
+        let classes = self.classes_to_scan(&model);
+        self.total_period = classes
             .iter()
             .filter(|c| {
                 c.event as usize == self.event
@@ -477,64 +512,118 @@ impl App {
             })
             .map(|c| c.period)
             .sum();
+        self.refresh_rows();
+        self.flame_stale = true;
+        self.build_event_lines(&model);
+        if let Some((start, _)) = self.window {
+            if self.mark.is_none() {
+                self.cursor = self.cursor.max(start);
+            }
+        }
+    }
+
+    /// The classes to aggregate: merged over time unless a window asks for
+    /// the time buckets.
+    fn classes_to_scan<'m>(&self, model: &'m Model) -> &'m [Class] {
+        if self.window.is_none() && !model.merged.is_empty() {
+            &model.merged
+        } else {
+            &model.classes
+        }
+    }
+
+    /// Folds the classes that pass into groups by (row key, stack, chain):
+    /// everything the rows, call trees and flame graph need, far fewer
+    /// than the classes.
+    fn regroup(&mut self, model: &Model) {
+        let mut index: FxHashMap<(RowKey, u32, u32), usize> = FxHashMap::default();
+        let mut groups: Vec<Group> = Vec::new();
+        let classes = self.classes_to_scan(model);
+        for (i, c) in classes.iter().enumerate() {
+            if !self.passes(c, true) {
+                continue;
+            }
+            let key = self.row_key(c, c.location);
+            let at = *index.entry((key, c.stack, c.chain)).or_insert_with(|| {
+                groups.push(Group {
+                    key,
+                    stack: c.stack,
+                    chain: c.chain,
+                    period: 0,
+                    samples: 0,
+                    class: i,
+                });
+                groups.len() - 1
+            });
+            let g = &mut groups[at];
+            g.period += c.period;
+            g.samples += c.samples;
+        }
+        self.groups = groups;
+    }
+
+    /// The class a group's representative index names.
+    fn group_class(&self, model: &Model, g: &Group) -> Class {
+        self.classes_to_scan(model)[g.class]
+    }
+
+    /// Recomputes the rows after the sort keys or Children changed (and
+    /// from [`App::refresh`]).
+    pub fn refresh_rows(&mut self) {
+        let Some(model) = self.model.clone() else {
+            return;
+        };
+        self.regroup(&model);
         let mut index: FxHashMap<RowKey, usize> = FxHashMap::default();
         let mut rows: Vec<Row> = Vec::new();
         let sort_has_location = self
             .sort_keys()
             .iter()
             .any(|k| matches!(k, SortKey::Dso | SortKey::Sym));
+        let mut heaviest: Vec<u64> = Vec::new();
         let mut seen: Vec<RowKey> = Vec::new();
-        for (i, c) in model.classes.iter().enumerate() {
-            if !self.passes(c, true) {
-                continue;
-            }
-            let key = self.row_key(c, c.location);
-            let at = *index.entry(key).or_insert_with(|| {
-                rows.push(Row {
-                    key,
-                    columns: Vec::new(),
-                    self_period: 0,
-                    children_period: 0,
-                    samples: 0,
-                    representative: i,
-                });
-                rows.len() - 1
-            });
+        for (gi, g) in self.groups.iter().enumerate() {
+            let mut row_at = |key: RowKey, rows: &mut Vec<Row>, heaviest: &mut Vec<u64>| {
+                *index.entry(key).or_insert_with(|| {
+                    rows.push(Row {
+                        key,
+                        columns: Vec::new(),
+                        self_period: 0,
+                        children_period: 0,
+                        samples: 0,
+                        representative: gi,
+                    });
+                    heaviest.push(0);
+                    rows.len() - 1
+                })
+            };
+            let at = row_at(g.key, &mut rows, &mut heaviest);
             let row = &mut rows[at];
-            row.self_period += c.period;
-            row.children_period += c.period;
-            row.samples += c.samples;
-            if model.classes[row.representative].period < c.period || row.self_period == c.period {
-                row.representative = i;
+            row.self_period += g.period;
+            row.children_period += g.period;
+            row.samples += g.samples;
+            if heaviest[at] < g.period {
+                heaviest[at] = g.period;
+                row.representative = gi;
             }
             if self.children && sort_has_location {
                 // Each distinct entry on the chain is credited once per
                 // sample, so recursion does not count twice.
                 seen.clear();
-                seen.push(key);
-                for caller in model.chains[c.chain as usize].iter() {
-                    let key = self.row_key(c, *caller);
+                seen.push(g.key);
+                for caller in model.chains[g.chain as usize].iter() {
+                    let key = self.with_location(g.key, *caller);
                     if seen.contains(&key) {
                         continue;
                     }
                     seen.push(key);
-                    let at = *index.entry(key).or_insert_with(|| {
-                        rows.push(Row {
-                            key,
-                            columns: Vec::new(),
-                            self_period: 0,
-                            children_period: 0,
-                            samples: 0,
-                            representative: i,
-                        });
-                        rows.len() - 1
-                    });
-                    rows[at].children_period += c.period;
+                    let at = row_at(key, &mut rows, &mut heaviest);
+                    rows[at].children_period += g.period;
                 }
             }
         }
         for row in &mut rows {
-            let c = model.classes[row.representative];
+            let c = self.group_class(&model, &self.groups[row.representative]);
             row.columns = self.row_columns(&model, &c, &row.key);
         }
         let children = self.children;
@@ -547,6 +636,15 @@ impl App {
             order.then_with(|| a.columns.cmp(&b.columns))
         });
         self.rows = rows;
+        self.rebuild_trees();
+    }
+
+    /// Rebuilds the call trees of the open rows (after the call order
+    /// changed, or the rows).
+    pub fn rebuild_trees(&mut self) {
+        let Some(model) = self.model.clone() else {
+            return;
+        };
         self.trees.clear();
         let open: Vec<RowKey> = self.expanded.iter().copied().collect();
         for key in open {
@@ -555,13 +653,23 @@ impl App {
             }
         }
         self.rebuild_lines();
-        self.build_flame(&model);
-        self.build_event_lines(&model);
-        if let Some((start, _)) = self.window {
-            if self.mark.is_none() {
-                self.cursor = self.cursor.max(start);
+    }
+
+    /// A row key with its location columns set from another location, as
+    /// a caller's entry is keyed.
+    fn with_location(&self, mut key: RowKey, location: crate::model::Location) -> RowKey {
+        for (slot, k) in key.iter_mut().zip(self.sort_keys()) {
+            match k {
+                SortKey::Dso => *slot = location.dso as u64,
+                SortKey::Sym => {
+                    *slot = location.sym as u64
+                        | (location.dso as u64) << 32
+                        | (location.kernel as u64) << 63
+                }
+                _ => {}
             }
         }
+        key
     }
 
     /// The call tree of a row: of the samples taken in it and, with
@@ -569,24 +677,22 @@ impl App {
     /// order the tree runs from the row's function out to its callers; in
     /// caller order from the outermost caller in to the sampled function.
     fn build_tree(&self, model: &Model, key: &RowKey) -> Option<Tree> {
-        let mut tree = Tree::default();
         let by_symbol = self.children && self.sort_keys().contains(&SortKey::Sym);
-        for c in model.classes.iter() {
-            if !self.passes(c, true) {
-                continue;
-            }
-            let stack = &model.stacks[c.stack as usize];
-            let at = if self.row_key(c, c.location) == *key {
+        let mut paths: FxHashMap<(u32, usize), u64> = FxHashMap::default();
+        for g in &self.groups {
+            let stack = &model.stacks[g.stack as usize];
+            let at = if g.key == *key {
                 Some(0)
             } else if by_symbol {
                 // Where the row's function is on the chain: its frame is
                 // at or after its place among the callers (inlined frames
                 // add entries to the frames, not to the callers).
-                model.chains[c.chain as usize]
+                let chain = &model.chains[g.chain as usize];
+                chain
                     .iter()
-                    .position(|l| self.row_key(c, *l) == *key)
+                    .position(|l| self.with_location(g.key, *l) == *key)
                     .and_then(|j| {
-                        let sym = model.chains[c.chain as usize][j].sym;
+                        let sym = chain[j].sym;
                         stack
                             .iter()
                             .skip(j + 1)
@@ -596,29 +702,51 @@ impl App {
             } else {
                 None
             };
-            let Some(at) = at else { continue };
+            if let Some(at) = at {
+                *paths.entry((g.stack, at)).or_default() += g.period;
+            }
+        }
+        let mut tree = Tree::default();
+        for ((stack, at), period) in paths {
+            let stack = &model.stacks[stack as usize];
             match self.order {
-                CallOrder::Callee => {
-                    tree.add(stack[at.min(stack.len())..].iter().copied(), c.period)
-                }
-                CallOrder::Caller => tree.add(stack.iter().rev().copied(), c.period),
+                CallOrder::Callee => tree.add(stack[at.min(stack.len())..].iter().copied(), period),
+                CallOrder::Caller => tree.add(stack.iter().rev().copied(), period),
             }
         }
         tree.sort(model);
         (tree.nodes.len() > 1).then_some(tree)
     }
 
+    /// Builds the flame graph if the samples changed since it was built:
+    /// only the flame view needs it, so other keys do not pay for it.
+    pub fn ensure_flame(&mut self) {
+        if !self.flame_stale {
+            return;
+        }
+        self.flame_stale = false;
+        if let Some(model) = self.model.clone() {
+            self.build_flame(&model);
+        }
+    }
+
     fn build_flame(&mut self, model: &Model) {
+        let mut by_stack: FxHashMap<(u32, u32), u64> = FxHashMap::default();
+        for g in &self.groups {
+            let sym = if model.stacks[g.stack as usize].is_empty() {
+                self.group_class(model, g).location.sym
+            } else {
+                u32::MAX
+            };
+            *by_stack.entry((g.stack, sym)).or_default() += g.period;
+        }
         let mut tree = Tree::default();
-        for c in model.classes.iter() {
-            if self.passes(c, true) {
-                let stack = &model.stacks[c.stack as usize];
-                if stack.is_empty() {
-                    // Without call chains, the sampled symbol is the stack.
-                    tree.add(std::iter::once(c.location.sym), c.period);
-                } else {
-                    tree.add(stack.iter().rev().copied(), c.period);
-                }
+        for ((stack, sym), period) in by_stack {
+            if sym != u32::MAX {
+                // Without call chains, the sampled symbol is the stack.
+                tree.add(std::iter::once(sym), period);
+            } else {
+                tree.add(model.stacks[stack as usize].iter().rev().copied(), period);
             }
         }
         tree.sort(model);
@@ -626,12 +754,11 @@ impl App {
         let old = std::mem::replace(&mut self.flame, tree);
         let remap = |path: &[usize]| -> Vec<usize> {
             let mut new_path = Vec::new();
-            let (mut old_node, mut new_node) = (0usize, 0usize);
+            let mut new_node = 0usize;
             for &step in path {
                 let Some(frame) = old.nodes.get(step).map(|n| n.frame) else {
                     break;
                 };
-                let _ = old_node;
                 match self.flame.nodes[new_node]
                     .children
                     .iter()
@@ -641,7 +768,6 @@ impl App {
                     Some(next) => {
                         new_path.push(next);
                         new_node = next;
-                        old_node = step;
                     }
                     None => break,
                 }
@@ -906,7 +1032,7 @@ impl App {
             None => return,
         };
         let Some(model) = &self.model else { return };
-        let c = model.classes[self.rows[row].representative];
+        let c = self.group_class(model, &self.groups[self.rows[row].representative]);
         let zoom = make(&c);
         if !self.zooms.contains(&zoom) {
             self.zooms.push(zoom);
@@ -957,7 +1083,7 @@ impl App {
                 self.expanded.clear();
                 self.selected = 0;
                 self.scroll = 0;
-                self.refresh();
+                self.refresh_rows();
             }
             KeyCode::Char('c') => {
                 self.order = match self.order {
@@ -965,11 +1091,11 @@ impl App {
                     CallOrder::Caller => CallOrder::Callee,
                 };
                 self.folded.clear();
-                self.refresh();
+                self.rebuild_trees();
             }
             KeyCode::Char('C') => {
                 self.children = !self.children;
-                self.refresh();
+                self.refresh_rows();
             }
             KeyCode::Char('t') => self.zoom(|c| Zoom::Thread {
                 tid: c.tid,
@@ -991,6 +1117,7 @@ impl App {
     }
 
     fn flame_key(&mut self, key: KeyEvent) {
+        self.ensure_flame();
         let node = self.flame_node(&self.flame_selected);
         let below_zoom = self.flame_selected.len() > self.flame_zoom.len();
         match key.code {

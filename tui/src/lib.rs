@@ -16,7 +16,7 @@ pub mod terminal;
 pub mod ui;
 
 pub use app::App;
-pub use model::{load, Model, ModelBuilder};
+pub use model::{load, LoadUpdate, Model, ModelBuilder};
 pub use terminal::{run, Loader, RunOptions};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -77,6 +77,9 @@ pub struct BenchResult {
     pub classes: usize,
     /// From the start to the first frame (the loading screen).
     pub first_frame: Duration,
+    /// From the start to the first frame with samples (a partial model,
+    /// or the whole one if it loaded first).
+    pub first_data: Duration,
     /// From the start to the first frame of the loaded report.
     pub first_report: Duration,
     /// Each key of the sequence with the time to handle it and draw.
@@ -97,9 +100,28 @@ pub const BENCH_KEYS: &[&str] = &[
 pub fn bench_keys(loader: Loader) -> Result<BenchResult, String> {
     let start = Instant::now();
     let mut app = App::new("bench");
-    let handle = std::thread::spawn(move || loader(&mut |_, _| {}, &|| false));
+    let (sender, receiver) = std::sync::mpsc::channel::<Option<Box<Model>>>();
+    let handle = std::thread::spawn(move || {
+        loader(
+            &mut |update| {
+                if let LoadUpdate::Partial(model) = update {
+                    let _ = sender.send(Some(model));
+                }
+            },
+            &|| false,
+        )
+    });
     render_text(&mut app, 200, 50);
     let first_frame = start.elapsed();
+    // The interface draws the first partial model as soon as it comes.
+    let mut first_data = None;
+    while let Ok(Some(model)) = receiver.recv() {
+        if first_data.is_none() {
+            app.update_model(*model, false);
+            render_text(&mut app, 200, 50);
+            first_data = Some(start.elapsed());
+        }
+    }
     let model = match handle.join() {
         Ok(result) => result?,
         Err(_) => return Err("the loader panicked".into()),
@@ -119,6 +141,7 @@ pub fn bench_keys(loader: Loader) -> Result<BenchResult, String> {
         samples: model.map_or(0, |m| m.samples),
         classes: model.map_or(0, |m| m.classes.len()),
         first_frame,
+        first_data: first_data.unwrap_or(first_report),
         first_report,
         keys,
     })

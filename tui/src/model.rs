@@ -95,6 +95,9 @@ pub struct Model {
     pub chains: Vec<Box<[Location]>>,
     /// The sample classes.
     pub classes: Vec<Class>,
+    /// The classes merged over time (bucket 0), for views without a time
+    /// window.
+    pub merged: Vec<Class>,
     /// Time of the first sample, ns.
     pub time_start: u64,
     /// Width of a time bucket, ns (at least 1).
@@ -253,27 +256,39 @@ impl ModelBuilder {
         }
     }
 
+    /// The id of a frame list, adding it.
+    pub fn stack(&mut self, frames: &[u32]) -> u32 {
+        if let Some(&id) = self.stack_ids.get(frames) {
+            return id;
+        }
+        let id = self.model.stacks.len() as u32;
+        self.model.stacks.push(frames.into());
+        self.stack_ids.insert(frames.into(), id);
+        id
+    }
+
+    /// The id of a list of callers' locations, adding it.
+    pub fn chain(&mut self, callers: &[Location]) -> u32 {
+        if let Some(&id) = self.chain_ids.get(callers) {
+            return id;
+        }
+        let id = self.model.chains.len() as u32;
+        self.model.chains.push(callers.into());
+        self.chain_ids.insert(callers.into(), id);
+        id
+    }
+
     /// Adds a sample.
     pub fn add(&mut self, s: &SampleIn<'_>) {
+        let stack = self.stack(s.frames);
+        let chain = self.chain(s.callers);
+        self.add_with_ids(s, stack, chain);
+    }
+
+    /// Adds a sample whose frames and callers are already interned as
+    /// `stack` and `chain` (its own `frames` and `callers` are ignored).
+    pub fn add_with_ids(&mut self, s: &SampleIn<'_>, stack: u32, chain: u32) {
         let bucket = self.bucket_of(s.time);
-        let stack = match self.stack_ids.get(s.frames) {
-            Some(&id) => id,
-            None => {
-                let id = self.model.stacks.len() as u32;
-                self.model.stacks.push(s.frames.into());
-                self.stack_ids.insert(s.frames.into(), id);
-                id
-            }
-        };
-        let chain = match self.chain_ids.get(s.callers) {
-            Some(&id) => id,
-            None => {
-                let id = self.model.chains.len() as u32;
-                self.model.chains.push(s.callers.into());
-                self.chain_ids.insert(s.callers.into(), id);
-                id
-            }
-        };
         let key: ClassKey = (
             s.event, s.comm, s.pid, s.tid, s.cpu, s.location, stack, chain, bucket,
         );
@@ -312,6 +327,16 @@ impl ModelBuilder {
         self.model.trace_events.push(event);
     }
 
+    /// The model of what was added so far.
+    pub fn snapshot(&self) -> Model {
+        let builder = ModelBuilder {
+            model: self.model.clone(),
+            start: self.start,
+            ..Default::default()
+        };
+        builder.finish()
+    }
+
     /// The model.
     pub fn finish(mut self) -> Model {
         self.model.time_start = self.start.unwrap_or(0);
@@ -323,6 +348,23 @@ impl ModelBuilder {
             .max()
             .unwrap_or(0);
         self.model.trace_events.sort_by_key(|e| e.time);
+        let mut index: FxHashMap<ClassKey, usize> = FxHashMap::default();
+        let mut merged: Vec<Class> = Vec::new();
+        for class in &self.model.classes {
+            let mut c = *class;
+            c.bucket = 0;
+            match index.get(&key_of(&c)) {
+                Some(&i) => {
+                    merged[i].period += c.period;
+                    merged[i].samples += c.samples;
+                }
+                None => {
+                    index.insert(key_of(&c), merged.len());
+                    merged.push(c);
+                }
+            }
+        }
+        self.model.merged = merged;
         self.model
     }
 }
@@ -360,15 +402,34 @@ fn mapped(table: &mut Vec<u32>, id: u32, intern: impl FnOnce() -> u32) -> u32 {
     table[i]
 }
 
+/// What a load tells the interface while it runs.
+#[derive(Debug)]
+pub enum LoadUpdate {
+    /// Bytes read, of how many.
+    Read(u64, u64),
+    /// The model of the samples read so far, to show meanwhile.
+    Partial(Box<Model>),
+}
+
+/// The first partial model comes this soon, so a large file shows
+/// something at once; later ones this far apart, since each costs a copy.
+const FIRST_PARTIAL: std::time::Duration = std::time::Duration::from_millis(700);
+const PARTIAL_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Loads a recording: one pass that resolves every sample as the report
-/// does and folds it into the model. `progress` is told the bytes read of
-/// how many; `cancelled` is polled to stop early (the user quit).
+/// does and folds it into the model. `update` is told the bytes read and
+/// given partial models as it goes; `cancelled` is polled to stop early
+/// (the user quit).
 pub fn load(
     recording: &Recording<'_>,
     header: Vec<String>,
-    progress: &mut dyn FnMut(u64, u64),
+    update: &mut dyn FnMut(LoadUpdate),
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Model, strobe_analyze::AnalyzeError> {
+    let update = std::cell::RefCell::new(update);
+    let started = std::time::Instant::now();
+    let mut next_partial = FIRST_PARTIAL;
+    let mut counter = 0u32;
     let mut builder = ModelBuilder::new(recording.events.clone(), recording.call_graph);
     builder.header(header);
     let formats: Vec<Option<Arc<TracepointFormat>>> = recording.formats.clone();
@@ -381,50 +442,80 @@ pub fn load(
     let mut ids = IdMap::default();
     let mut frames: Vec<u32> = Vec::new();
     let mut callers: Vec<Location> = Vec::new();
+    // The model's (location, stack, chain) by the resolver's chain id.
+    let mut by_chain: Vec<(Location, u32, u32)> = Vec::new();
     let stop = std::cell::Cell::new(false);
     let stats = report::for_each_resolved(
         recording,
         true,
         &mut |done, total| {
-            progress(done, total);
+            (update.borrow_mut())(LoadUpdate::Read(done, total));
             stop.set(cancelled());
         },
         &mut |r: &ResolvedSample<'_>| {
             if stop.get() {
                 return;
             }
+            counter = counter.wrapping_add(1);
+            if counter % 65536 == 0 && started.elapsed() >= next_partial {
+                let partial = builder.snapshot();
+                (update.borrow_mut())(LoadUpdate::Partial(Box::new(partial)));
+                next_partial = started.elapsed() + PARTIAL_EVERY;
+            }
             let comm = mapped(&mut ids.comms, r.comm, || {
                 builder.intern(r.comm_name(r.comm))
             });
-            let mut loc = |l: &ResolvedLocation, builder: &mut ModelBuilder| Location {
-                dso: mapped(&mut ids.names, l.dso, || builder.intern(r.name(l.dso))),
-                sym: mapped(&mut ids.names, l.sym, || builder.intern(r.name(l.sym))),
-                kernel: l.kernel,
+            let cached = by_chain
+                .get(r.chain_id as usize)
+                .copied()
+                .filter(|c| c.1 != u32::MAX);
+            let (location, stack, chain) = match cached {
+                Some(ids) => ids,
+                None => {
+                    let mut loc = |l: &ResolvedLocation, builder: &mut ModelBuilder| Location {
+                        dso: mapped(&mut ids.names, l.dso, || builder.intern(r.name(l.dso))),
+                        sym: mapped(&mut ids.names, l.sym, || builder.intern(r.name(l.sym))),
+                        kernel: l.kernel,
+                    };
+                    let location = loc(&r.location, &mut builder);
+                    callers.clear();
+                    for c in r.callers {
+                        callers.push(loc(c, &mut builder));
+                    }
+                    frames.clear();
+                    for &f in r.frames {
+                        frames.push(mapped(&mut ids.names, f, || builder.intern(r.name(f))));
+                    }
+                    let found = (location, builder.stack(&frames), builder.chain(&callers));
+                    if r.chain_id != u32::MAX {
+                        let i = r.chain_id as usize;
+                        if i >= by_chain.len() {
+                            by_chain.resize(i + 1, (location, u32::MAX, u32::MAX));
+                        }
+                        by_chain[i] = found;
+                    }
+                    found
+                }
             };
-            let location = loc(&r.location, &mut builder);
-            callers.clear();
-            for c in r.callers {
-                callers.push(loc(c, &mut builder));
-            }
-            frames.clear();
-            for &f in r.frames {
-                frames.push(mapped(&mut ids.names, f, || builder.intern(r.name(f))));
-            }
             let s = r.sample;
             let cpu = s.cpu.unwrap_or(u32::MAX);
             let event = s.event.min(u16::MAX as usize) as u16;
-            builder.add(&SampleIn {
-                event,
-                time: s.time,
-                cpu,
-                pid: s.pid,
-                tid: s.tid,
-                comm,
-                location,
-                frames: &frames,
-                callers: &callers,
-                period: s.period,
-            });
+            builder.add_with_ids(
+                &SampleIn {
+                    event,
+                    time: s.time,
+                    cpu,
+                    pid: s.pid,
+                    tid: s.tid,
+                    comm,
+                    location,
+                    frames: &[],
+                    callers: &[],
+                    period: s.period,
+                },
+                stack,
+                chain,
+            );
             if let Some(format) = formats.get(s.event).and_then(|f| f.as_deref()) {
                 if builder.model.trace_events.len() >= MAX_TRACE_EVENTS {
                     builder.model.trace_events_dropped += 1;

@@ -3,7 +3,7 @@
 //! the loader thread, and the event loop.
 
 use crate::app::App;
-use crate::model::Model;
+use crate::model::{LoadUpdate, Model};
 use crate::{ui, Error};
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
 use crossterm::terminal::{
@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Loads the model on the loader thread: told how to report progress
-/// (bytes read of how many) and asked whether to stop early.
+/// (bytes read, partial models) and asked whether to stop early.
 pub type Loader =
-    Box<dyn FnOnce(&mut dyn FnMut(u64, u64), &dyn Fn() -> bool) -> Result<Model, String> + Send>;
+    Box<dyn FnOnce(&mut dyn FnMut(LoadUpdate), &dyn Fn() -> bool) -> Result<Model, String> + Send>;
 
 /// Options of [`run`].
 #[derive(Debug, Clone, Default)]
@@ -31,6 +31,7 @@ pub struct RunOptions {
 
 enum Message {
     Progress(u64, u64),
+    Partial(Box<Model>),
     Loaded(Box<Model>),
     Failed(String),
 }
@@ -104,11 +105,16 @@ pub fn run_with(
         .name("strobe-tui-loader".into())
         .spawn(move || {
             let mut last = std::time::Instant::now();
-            let mut progress = |done: u64, total: u64| {
+            let mut progress = |update: LoadUpdate| match update {
                 // Tell the interface at most every 50 ms.
-                if last.elapsed() >= Duration::from_millis(50) {
-                    last = std::time::Instant::now();
-                    let _ = progress_sender.send(Message::Progress(done, total));
+                LoadUpdate::Read(done, total) => {
+                    if last.elapsed() >= Duration::from_millis(50) {
+                        last = std::time::Instant::now();
+                        let _ = progress_sender.send(Message::Progress(done, total));
+                    }
+                }
+                LoadUpdate::Partial(model) => {
+                    let _ = progress_sender.send(Message::Partial(model));
                 }
             };
             let stop = || cancel.load(Ordering::Relaxed);
@@ -126,6 +132,7 @@ pub fn run_with(
         while let Ok(message) = receiver.try_recv() {
             match message {
                 Message::Progress(done, total) => app.progress = (done, total),
+                Message::Partial(model) => app.update_model(*model, false),
                 Message::Loaded(model) => app.set_model(*model),
                 Message::Failed(e) => app.load_error = Some(e),
             }
@@ -133,7 +140,7 @@ pub fn run_with(
         if let Err(e) = terminal.draw(|frame| ui::draw(frame, &mut app)) {
             break Err(Error::Terminal(e));
         }
-        if app.model.is_some() {
+        if app.model.is_some() && !app.loading {
             if options.panic_after_load && drawn_loaded {
                 panic!("a panic asked for by --test-panic, to check the terminal is restored");
             }

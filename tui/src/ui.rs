@@ -253,6 +253,7 @@ fn color_of(name: &str) -> Color {
 }
 
 fn draw_flame(frame: &mut Frame<'_>, area: Rect, app: &mut App, model: &Model) {
+    app.ensure_flame();
     let tree = &app.flame;
     let root = app.flame_node(&app.flame_zoom);
     if tree.nodes[root].period == 0 {
@@ -589,6 +590,17 @@ pub fn status_text(app: &App) -> String {
             ));
         }
         Some(model) => {
+            if app.loading {
+                let (done, total) = app.progress;
+                parts.push(format!(
+                    "loading {:.0}%, showing the samples read so far",
+                    if total == 0 {
+                        0.0
+                    } else {
+                        done as f64 * 100.0 / total as f64
+                    }
+                ));
+            }
             if let Some(event) = model.events.get(app.event) {
                 parts.push(event.clone());
             }

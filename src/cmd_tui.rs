@@ -179,11 +179,17 @@ fn bench(path: &Path) -> Result<i32> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "samples: {}", result.samples)?;
     writeln!(out, "classes: {}", result.classes)?;
+    writeln!(out, "classes merged over time: {}", result.merged)?;
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     writeln!(
         out,
         "first frame (loading screen): {:.1} ms",
         ms(result.first_frame)
+    )?;
+    writeln!(
+        out,
+        "first frame with samples (partial): {:.1} ms",
+        ms(result.first_data)
     )?;
     writeln!(
         out,

@@ -138,7 +138,8 @@ pub type RowKey = [u64; 3];
 pub struct Row {
     /// The key.
     pub key: RowKey,
-    /// The key's columns as text.
+    /// The key's columns as text, made when the row is first drawn
+    /// (see [`App::row_text`]); empty until then.
     pub columns: Vec<String>,
     /// Period of samples taken here.
     pub self_period: u64,
@@ -150,13 +151,12 @@ pub struct Row {
     pub representative: usize,
 }
 
-/// Samples that pass the filters, folded by row key, stack and chain.
+/// Samples that pass the filters, folded by row key and callers: what the
+/// rows need (the call trees and flame graph go back to the classes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Group {
     /// The row key of the samples' own location.
     pub key: RowKey,
-    /// Their frames.
-    pub stack: u32,
     /// Their callers.
     pub chain: u32,
     /// Summed period.
@@ -254,6 +254,13 @@ pub enum ReportLine {
         depth: usize,
     },
 }
+
+/// A location no sample has, for row keys without their location part.
+const NO_LOCATION: crate::model::Location = crate::model::Location {
+    dso: u32::MAX,
+    sym: u32::MAX,
+    kernel: false,
+};
 
 /// Call branches under this share of the event's period are not shown.
 pub const MIN_BRANCH_PERCENT: f64 = 0.5;
@@ -501,7 +508,7 @@ impl App {
         };
         // Percentages are of the event's samples in the window, as perf's
         // absolute percentages are of all the event's samples.
-        let classes = self.classes_to_scan(&model);
+        let classes = self.row_scan(&model);
         self.total_period = classes
             .iter()
             .filter(|c| {
@@ -532,22 +539,33 @@ impl App {
         }
     }
 
-    /// Folds the classes that pass into groups by (row key, stack, chain):
-    /// everything the rows, call trees and flame graph need, far fewer
-    /// than the classes.
+    /// The classes the rows are made of: merged over time and stacks
+    /// unless a window asks for the time buckets.
+    fn row_scan<'m>(&self, model: &'m Model) -> &'m [Class] {
+        if self.window.is_none() && !model.row_classes.is_empty() {
+            &model.row_classes
+        } else {
+            &model.classes
+        }
+    }
+
+    /// Folds the classes that pass into groups by (row key, chain):
+    /// everything the rows need, far fewer than the classes.
     fn regroup(&mut self, model: &Model) {
-        let mut index: FxHashMap<(RowKey, u32, u32), usize> = FxHashMap::default();
-        let mut groups: Vec<Group> = Vec::new();
-        let classes = self.classes_to_scan(model);
+        // The last grouping's size is a good guess of this one's.
+        let guess = self.groups.len();
+        let mut index: FxHashMap<(RowKey, u32), usize> =
+            FxHashMap::with_capacity_and_hasher(guess, Default::default());
+        let mut groups: Vec<Group> = Vec::with_capacity(guess);
+        let classes = self.row_scan(model);
         for (i, c) in classes.iter().enumerate() {
             if !self.passes(c, true) {
                 continue;
             }
             let key = self.row_key(c, c.location);
-            let at = *index.entry((key, c.stack, c.chain)).or_insert_with(|| {
+            let at = *index.entry((key, c.chain)).or_insert_with(|| {
                 groups.push(Group {
                     key,
-                    stack: c.stack,
                     chain: c.chain,
                     period: 0,
                     samples: 0,
@@ -564,7 +582,7 @@ impl App {
 
     /// The class a group's representative index names.
     fn group_class(&self, model: &Model, g: &Group) -> Class {
-        self.classes_to_scan(model)[g.class]
+        self.row_scan(model)[g.class]
     }
 
     /// Recomputes the rows after the sort keys or Children changed (and
@@ -581,23 +599,33 @@ impl App {
             .iter()
             .any(|k| matches!(k, SortKey::Dso | SortKey::Sym));
         let mut heaviest: Vec<u64> = Vec::new();
-        let mut seen: Vec<RowKey> = Vec::new();
+        // Children depend only on the row key of the samples' own location
+        // and their callers: credit each distinct pair once.
+        let mut by_chain: FxHashMap<(RowKey, u32), (u64, usize)> = FxHashMap::default();
+        let with_children = self.children && sort_has_location;
+        let by_symbol = self.sort_keys().contains(&SortKey::Sym);
+        fn row_at(
+            index: &mut FxHashMap<RowKey, usize>,
+            key: RowKey,
+            group: usize,
+            rows: &mut Vec<Row>,
+            heaviest: &mut Vec<u64>,
+        ) -> usize {
+            *index.entry(key).or_insert_with(|| {
+                rows.push(Row {
+                    key,
+                    columns: Vec::new(),
+                    self_period: 0,
+                    children_period: 0,
+                    samples: 0,
+                    representative: group,
+                });
+                heaviest.push(0);
+                rows.len() - 1
+            })
+        }
         for (gi, g) in self.groups.iter().enumerate() {
-            let mut row_at = |key: RowKey, rows: &mut Vec<Row>, heaviest: &mut Vec<u64>| {
-                *index.entry(key).or_insert_with(|| {
-                    rows.push(Row {
-                        key,
-                        columns: Vec::new(),
-                        self_period: 0,
-                        children_period: 0,
-                        samples: 0,
-                        representative: gi,
-                    });
-                    heaviest.push(0);
-                    rows.len() - 1
-                })
-            };
-            let at = row_at(g.key, &mut rows, &mut heaviest);
+            let at = row_at(&mut index, g.key, gi, &mut rows, &mut heaviest);
             let row = &mut rows[at];
             row.self_period += g.period;
             row.children_period += g.period;
@@ -606,25 +634,52 @@ impl App {
                 heaviest[at] = g.period;
                 row.representative = gi;
             }
-            if self.children && sort_has_location {
+            if with_children && g.chain != 0 {
+                let base = if by_symbol {
+                    self.with_location(g.key, NO_LOCATION)
+                } else {
+                    g.key
+                };
+                by_chain.entry((base, g.chain)).or_insert((0, gi)).0 += g.period;
+            }
+        }
+        if by_symbol {
+            // Keyed by symbol, an entry is a location: credit each distinct
+            // location of a chain once, then take back the credit of
+            // groups whose own location is also among their callers
+            // (recursion), which Self already counted.
+            for ((base, chain), (period, gi)) in by_chain {
+                for caller in model.chain_distinct[chain as usize].iter() {
+                    let key = self.with_location(base, *caller);
+                    let at = row_at(&mut index, key, gi, &mut rows, &mut heaviest);
+                    rows[at].children_period += period;
+                }
+            }
+            for g in &self.groups {
+                let own = self.group_class(&model, g).location;
+                if g.chain != 0 && model.chain_distinct[g.chain as usize].contains(&own) {
+                    if let Some(&at) = index.get(&g.key) {
+                        rows[at].children_period -= g.period;
+                    }
+                }
+            }
+        } else {
+            let mut seen: Vec<RowKey> = Vec::new();
+            for ((key, chain), (period, gi)) in by_chain {
                 // Each distinct entry on the chain is credited once per
                 // sample, so recursion does not count twice.
                 seen.clear();
-                seen.push(g.key);
-                for caller in model.chains[g.chain as usize].iter() {
-                    let key = self.with_location(g.key, *caller);
+                seen.push(key);
+                for caller in model.chain_distinct[chain as usize].iter() {
+                    let key = self.with_location(key, *caller);
                     if seen.contains(&key) {
                         continue;
                     }
                     seen.push(key);
-                    let at = row_at(key, &mut rows, &mut heaviest);
-                    rows[at].children_period += g.period;
+                    let at = row_at(&mut index, key, gi, &mut rows, &mut heaviest);
+                    rows[at].children_period += period;
                 }
             }
-        }
-        for row in &mut rows {
-            let c = self.group_class(&model, &self.groups[row.representative]);
-            row.columns = self.row_columns(&model, &c, &row.key);
         }
         let children = self.children;
         rows.sort_by(|a, b| {
@@ -633,7 +688,7 @@ impl App {
             } else {
                 b.self_period.cmp(&a.self_period)
             };
-            order.then_with(|| a.columns.cmp(&b.columns))
+            order.then_with(|| a.key.cmp(&b.key))
         });
         self.rows = rows;
         self.rebuild_trees();
@@ -653,6 +708,26 @@ impl App {
             }
         }
         self.rebuild_lines();
+    }
+
+    /// A row's columns as text.
+    pub fn row_text(&self, row: usize) -> Vec<String> {
+        let (Some(model), Some(r)) = (self.model.as_ref(), self.rows.get(row)) else {
+            return Vec::new();
+        };
+        let c = self.group_class(model, &self.groups[r.representative]);
+        self.row_columns(model, &c, &r.key)
+    }
+
+    /// Makes the text of rows about to be drawn (text for every row of a
+    /// large recording would cost more than the rest of a key).
+    pub fn fill_columns(&mut self, rows: std::ops::Range<usize>) {
+        for i in rows {
+            if self.rows.get(i).is_some_and(|r| r.columns.is_empty()) {
+                let text = self.row_text(i);
+                self.rows[i].columns = text;
+            }
+        }
     }
 
     /// A row key with its location columns set from another location, as
@@ -678,32 +753,48 @@ impl App {
     /// caller order from the outermost caller in to the sampled function.
     fn build_tree(&self, model: &Model, key: &RowKey) -> Option<Tree> {
         let by_symbol = self.children && self.sort_keys().contains(&SortKey::Sym);
-        let mut paths: FxHashMap<(u32, usize), u64> = FxHashMap::default();
+        // Which (own key, chain) pairs reach the row, and where on the
+        // chain: decided once per group, then looked up per class.
+        let mut reach: FxHashMap<(RowKey, u32), usize> = FxHashMap::default();
         for g in &self.groups {
-            let stack = &model.stacks[g.stack as usize];
-            let at = if g.key == *key {
-                Some(0)
+            if g.key == *key {
+                reach.insert((g.key, g.chain), usize::MAX);
             } else if by_symbol {
-                // Where the row's function is on the chain: its frame is
-                // at or after its place among the callers (inlined frames
-                // add entries to the frames, not to the callers).
                 let chain = &model.chains[g.chain as usize];
-                chain
+                if let Some(j) = chain
                     .iter()
                     .position(|l| self.with_location(g.key, *l) == *key)
-                    .and_then(|j| {
-                        let sym = chain[j].sym;
-                        stack
-                            .iter()
-                            .skip(j + 1)
-                            .position(|&f| f == sym)
-                            .map(|p| p + j + 1)
-                    })
-            } else {
-                None
-            };
-            if let Some(at) = at {
-                *paths.entry((g.stack, at)).or_default() += g.period;
+                {
+                    reach.insert((g.key, g.chain), j);
+                }
+            }
+        }
+        let mut paths: FxHashMap<(u32, usize), u64> = FxHashMap::default();
+        if !reach.is_empty() {
+            for c in self.classes_to_scan(model) {
+                if !self.passes(c, true) {
+                    continue;
+                }
+                let Some(&j) = reach.get(&(self.row_key(c, c.location), c.chain)) else {
+                    continue;
+                };
+                let stack = &model.stacks[c.stack as usize];
+                let at = if j == usize::MAX {
+                    Some(0)
+                } else {
+                    // The row's function's frame is at or after its place
+                    // among the callers (inlined frames add entries to the
+                    // frames, not to the callers).
+                    let sym = model.chains[c.chain as usize][j].sym;
+                    stack
+                        .iter()
+                        .skip(j + 1)
+                        .position(|&f| f == sym)
+                        .map(|p| p + j + 1)
+                };
+                if let Some(at) = at {
+                    *paths.entry((c.stack, at)).or_default() += c.period;
+                }
             }
         }
         let mut tree = Tree::default();
@@ -731,23 +822,49 @@ impl App {
     }
 
     fn build_flame(&mut self, model: &Model) {
-        let mut by_stack: FxHashMap<(u32, u32), u64> = FxHashMap::default();
-        for g in &self.groups {
-            let sym = if model.stacks[g.stack as usize].is_empty() {
-                self.group_class(model, g).location.sym
-            } else {
-                u32::MAX
-            };
-            *by_stack.entry((g.stack, sym)).or_default() += g.period;
+        // Sum each group's period into the node its stack ends at, then
+        // into every ancestor: children come after their parents.
+        let mut period = vec![0u64; model.trie.len()];
+        let mut flat: FxHashMap<u32, u64> = FxHashMap::default();
+        for c in self.classes_to_scan(model) {
+            if !self.passes(c, true) {
+                continue;
+            }
+            match model.stack_node.get(c.stack as usize) {
+                Some(&node) if node != 0 => period[node as usize] += c.period,
+                // Without call chains, the sampled symbol is the stack.
+                _ => *flat.entry(c.location.sym).or_default() += c.period,
+            }
+        }
+        for i in (1..model.trie.len()).rev() {
+            let parent = model.trie[i].0 as usize;
+            period[parent] += period[i];
         }
         let mut tree = Tree::default();
-        for ((stack, sym), period) in by_stack {
-            if sym != u32::MAX {
-                // Without call chains, the sampled symbol is the stack.
-                tree.add(std::iter::once(sym), period);
-            } else {
-                tree.add(model.stacks[stack as usize].iter().rev().copied(), period);
+        tree.nodes[0].period = period.first().copied().unwrap_or(0);
+        let mut tree_node = vec![u32::MAX; model.trie.len()];
+        if !tree_node.is_empty() {
+            tree_node[0] = 0;
+        }
+        for i in 1..model.trie.len() {
+            if period[i] == 0 {
+                continue;
             }
+            let (parent, frame) = model.trie[i];
+            let parent = tree_node[parent as usize] as usize;
+            let at = tree.nodes.len();
+            tree.nodes.push(TreeNode {
+                frame,
+                period: period[i],
+                children: Vec::new(),
+            });
+            tree.nodes[parent].children.push(at);
+            tree_node[i] = at as u32;
+        }
+        let mut flat: Vec<(u32, u64)> = flat.into_iter().collect();
+        flat.sort_unstable();
+        for (sym, period) in flat {
+            tree.add(std::iter::once(sym), period);
         }
         tree.sort(model);
         // Keep the zoom and selection while their nodes still exist.

@@ -75,6 +75,8 @@ pub struct BenchResult {
     pub samples: u64,
     /// Sample classes the model folded them into.
     pub classes: usize,
+    /// The classes merged over time.
+    pub merged: usize,
     /// From the start to the first frame (the loading screen).
     pub first_frame: Duration,
     /// From the start to the first frame with samples (a partial model,
@@ -140,6 +142,7 @@ pub fn bench_keys(loader: Loader) -> Result<BenchResult, String> {
     Ok(BenchResult {
         samples: model.map_or(0, |m| m.samples),
         classes: model.map_or(0, |m| m.classes.len()),
+        merged: model.map_or(0, |m| m.merged.len()),
         first_frame,
         first_data: first_data.unwrap_or(first_report),
         first_report,

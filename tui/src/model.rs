@@ -93,11 +93,22 @@ pub struct Model {
     pub stacks: Vec<Box<[u32]>>,
     /// Callers' locations, innermost first; id 0 is empty.
     pub chains: Vec<Box<[Location]>>,
+    /// Each chain's distinct locations, in order (by chain id).
+    pub chain_distinct: Vec<Box<[Location]>>,
+    /// The stacks as a trie in caller order (outermost frame first): each
+    /// node's parent (node 0 is the root) and frame. A parent's index is
+    /// below its children's.
+    pub trie: Vec<(u32, u32)>,
+    /// The trie node each stack ends at, by stack id.
+    pub stack_node: Vec<u32>,
     /// The sample classes.
     pub classes: Vec<Class>,
     /// The classes merged over time (bucket 0), for views without a time
     /// window.
     pub merged: Vec<Class>,
+    /// The classes merged over time and stacks (bucket 0, stack 0): what
+    /// the report's rows need without a time window, and far fewer.
+    pub row_classes: Vec<Class>,
     /// Time of the first sample, ns.
     pub time_start: u64,
     /// Width of a time bucket, ns (at least 1).
@@ -150,6 +161,7 @@ pub struct ModelBuilder {
     model: Model,
     name_ids: FxHashMap<String, u32>,
     stack_ids: FxHashMap<Box<[u32]>, u32>,
+    trie_ids: FxHashMap<(u32, u32), u32>,
     chain_ids: FxHashMap<Box<[Location]>, u32>,
     class_ids: FxHashMap<ClassKey, u32>,
     start: Option<u64>,
@@ -187,6 +199,8 @@ impl ModelBuilder {
         builder.model.events = events;
         builder.model.call_graph = call_graph;
         builder.model.stacks.push(Box::new([]));
+        builder.model.trie.push((u32::MAX, u32::MAX));
+        builder.model.stack_node.push(0);
         builder.model.chains.push(Box::new([]));
         builder.model.bucket_ns = 1_000_000;
         builder.stack_ids.insert(Box::new([]), 0);
@@ -264,6 +278,19 @@ impl ModelBuilder {
         let id = self.model.stacks.len() as u32;
         self.model.stacks.push(frames.into());
         self.stack_ids.insert(frames.into(), id);
+        let mut node = 0u32;
+        for &frame in frames.iter().rev() {
+            node = match self.trie_ids.get(&(node, frame)) {
+                Some(&next) => next,
+                None => {
+                    let next = self.model.trie.len() as u32;
+                    self.model.trie.push((node, frame));
+                    self.trie_ids.insert((node, frame), next);
+                    next
+                }
+            };
+        }
+        self.model.stack_node.push(node);
         id
     }
 
@@ -348,25 +375,46 @@ impl ModelBuilder {
             .max()
             .unwrap_or(0);
         self.model.trace_events.sort_by_key(|e| e.time);
-        let mut index: FxHashMap<ClassKey, usize> = FxHashMap::default();
-        let mut merged: Vec<Class> = Vec::new();
-        for class in &self.model.classes {
-            let mut c = *class;
-            c.bucket = 0;
-            match index.get(&key_of(&c)) {
-                Some(&i) => {
-                    merged[i].period += c.period;
-                    merged[i].samples += c.samples;
+        self.model.chain_distinct = self
+            .model
+            .chains
+            .iter()
+            .map(|chain| {
+                let mut distinct: Vec<Location> = Vec::with_capacity(chain.len());
+                for l in chain.iter() {
+                    if !distinct.contains(l) {
+                        distinct.push(*l);
+                    }
                 }
-                None => {
-                    index.insert(key_of(&c), merged.len());
-                    merged.push(c);
-                }
-            }
-        }
-        self.model.merged = merged;
+                distinct.into_boxed_slice()
+            })
+            .collect();
+        self.model.merged = merge(&self.model.classes, |c| c.bucket = 0);
+        self.model.row_classes = merge(&self.model.merged, |c| c.stack = 0);
         self.model
     }
+}
+
+/// The classes with `clear` applied to each, those that then share a key
+/// merged.
+fn merge(classes: &[Class], clear: impl Fn(&mut Class)) -> Vec<Class> {
+    let mut index: FxHashMap<ClassKey, usize> = FxHashMap::default();
+    let mut merged: Vec<Class> = Vec::new();
+    for class in classes {
+        let mut c = *class;
+        clear(&mut c);
+        match index.get(&key_of(&c)) {
+            Some(&i) => {
+                merged[i].period += c.period;
+                merged[i].samples += c.samples;
+            }
+            None => {
+                index.insert(key_of(&c), merged.len());
+                merged.push(c);
+            }
+        }
+    }
+    merged
 }
 
 fn key_of(c: &Class) -> ClassKey {
@@ -413,7 +461,7 @@ pub enum LoadUpdate {
 
 /// The first partial model comes this soon, so a large file shows
 /// something at once; later ones this far apart, since each costs a copy.
-const FIRST_PARTIAL: std::time::Duration = std::time::Duration::from_millis(700);
+const FIRST_PARTIAL: std::time::Duration = std::time::Duration::from_millis(300);
 const PARTIAL_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Loads a recording: one pass that resolves every sample as the report
@@ -457,7 +505,7 @@ pub fn load(
                 return;
             }
             counter = counter.wrapping_add(1);
-            if counter % 65536 == 0 && started.elapsed() >= next_partial {
+            if counter % 16384 == 0 && started.elapsed() >= next_partial {
                 let partial = builder.snapshot();
                 (update.borrow_mut())(LoadUpdate::Partial(Box::new(partial)));
                 next_partial = started.elapsed() + PARTIAL_EVERY;

@@ -146,7 +146,18 @@ fn draw_report(frame: &mut Frame<'_>, area: Rect, app: &mut App, model: &Model) 
     } else if app.selected >= app.scroll + height {
         app.scroll = app.selected + 1 - height;
     }
-    let visible = &app.lines[app.scroll..(app.scroll + height).min(app.lines.len())];
+    let end = (app.scroll + height).min(app.lines.len());
+    let rows_shown: Vec<usize> = app.lines[app.scroll..end]
+        .iter()
+        .filter_map(|l| match l {
+            ReportLine::Row(i) => Some(*i),
+            _ => None,
+        })
+        .collect();
+    for i in rows_shown {
+        app.fill_columns(i..i + 1);
+    }
+    let visible = &app.lines[app.scroll..end];
     // Columns as wide as their widest visible value, up to 40.
     let keys = app.sort_keys();
     let mut widths: Vec<usize> = keys.iter().map(|k| k.header().len()).collect();

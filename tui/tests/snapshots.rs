@@ -191,7 +191,7 @@ fn report_zoom_in_and_out() {
     let hot_b = app
         .lines
         .iter()
-        .position(|l| matches!(l, strobe_tui::app::ReportLine::Row(i) if app.rows[*i].columns.last().unwrap() == "[.] hot_b"))
+        .position(|l| matches!(l, strobe_tui::app::ReportLine::Row(i) if app.row_text(*i).last().unwrap() == "[.] hot_b"))
         .unwrap();
     for _ in 0..hot_b {
         press(&mut app, &["Down"]);

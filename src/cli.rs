@@ -49,6 +49,10 @@ pub enum Command {
     /// Record and analyze the kernel's slab and page allocators (like `perf kmem`).
     #[command(after_help = KMEM_EXAMPLES)]
     Kmem(KmemArgs),
+    /// Explore a recording in the terminal: report, flame graph, timeline,
+    /// events and header (like `perf report`'s TUI).
+    #[command(after_help = TUI_EXAMPLES)]
+    Tui(TuiArgs),
 }
 
 const KMEM_EXAMPLES: &str = "\
@@ -586,9 +590,13 @@ pub struct ReportArgs {
     /// Show the number of samples of each row.
     #[arg(short = 'n', long = "show-nr-samples")]
     pub show_samples: bool,
-    /// Plain text output (the default; accepted for perf compatibility).
-    #[arg(long)]
+    /// Plain text output, also on a terminal.
+    #[arg(long, overrides_with = "tui")]
     pub stdio: bool,
+    /// The interactive interface (`strobe tui`): the default when standard
+    /// output is a terminal and no filter, --json or --flamegraph is given.
+    #[arg(long, conflicts_with_all = ["json", "flamegraph"])]
+    pub tui: bool,
     /// Hide rows below this percentage.
     #[arg(long = "percent-limit", value_name = "PCT", default_value_t = 0.0)]
     pub percent_limit: f64,
@@ -870,4 +878,34 @@ mod tests {
     fn freq_and_count_conflict() {
         assert!(Cli::try_parse_from(["strobe", "record", "-F", "10", "-c", "5"]).is_err());
     }
+}
+
+const TUI_EXAMPLES: &str = "\
+Examples:
+  strobe tui                    explore strobe.data (or perf.data)
+  strobe tui run.data           another recording
+  strobe report --tui -i perf.data
+Keys: 1-5 switch views, / filters, Enter opens call chains, ? shows them all, q quits.";
+
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// The recording: a strobe file or a perf.data file
+    /// [default: strobe.data, else perf.data].
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The recording (instead of FILE).
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        conflicts_with = "file"
+    )]
+    pub input: Option<PathBuf>,
+    /// Load the file, then time the first screen and a sequence of keys
+    /// drawn off-screen, and print the times (a benchmark).
+    #[arg(long, hide = true)]
+    pub bench_keys: bool,
+    /// Panic once the file is loaded (tests check the terminal is restored).
+    #[arg(long, hide = true)]
+    pub test_panic: bool,
 }

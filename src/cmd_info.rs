@@ -56,8 +56,14 @@ fn utc(ns: u64) -> String {
 
 pub fn run(args: InfoArgs) -> Result<i32> {
     let path = args.file.unwrap_or(args.input);
+    describe(&path, args.json, &mut std::io::stdout().lock())?;
+    Ok(0)
+}
+
+/// Writes what `strobe info` shows about a strobe file (JSON or text).
+pub fn describe(path: &std::path::Path, json: bool, out: &mut dyn Write) -> Result<()> {
     let file =
-        std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     // SAFETY: a read-only private mapping; strobe never writes a file it reads.
     let map = unsafe { memmap2::Mmap::map(&file) }
         .with_context(|| format!("cannot map {}", path.display()))?;
@@ -82,9 +88,8 @@ pub fn run(args: InfoArgs) -> Result<i32> {
         .or(totals.time_end)
         .unwrap_or(session.start_time_ns);
     let duration_ns = end_ns.saturating_sub(session.start_time_ns);
-    let mut out = std::io::stdout().lock();
 
-    if args.json {
+    if json {
         let value = json!({
             "file": path.display().to_string(),
             "file_size": map.len(),
@@ -106,12 +111,12 @@ pub fn run(args: InfoArgs) -> Result<i32> {
             "session": session,
             "trailer": trailer,
         });
-        serde_json::to_writer_pretty(&mut out, &value)?;
+        serde_json::to_writer_pretty(&mut *out, &value)?;
         writeln!(out)?;
-        return Ok(0);
+        return Ok(());
     }
 
-    let w = &mut out;
+    let w = out;
     writeln!(
         w,
         "# file: {} ({}, strobe format {}.{})",
@@ -306,7 +311,7 @@ pub fn run(args: InfoArgs) -> Result<i32> {
         "# kallsyms snapshot: {}",
         if kallsyms { "yes" } else { "no" }
     )?;
-    Ok(0)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ use strobe_analyze::report::{
 use strobe_analyze::input::{Item, Recording};
 
 pub fn run(args: ReportArgs) -> Result<i32> {
+    if crate::cmd_tui::report_wants_tui(&args) {
+        return crate::cmd_tui::run_report(&args);
+    }
     let sort = SortKey::parse_list(&args.sort).map_err(anyhow::Error::msg)?;
     let path = crate::recording_file::default_path(args.input.as_ref());
     let file = crate::recording_file::MappedFile::open(&path)?;

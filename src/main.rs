@@ -14,6 +14,7 @@ mod cmd_script;
 mod cmd_script_python;
 mod cmd_stat;
 mod cmd_trace;
+mod cmd_tui;
 mod host;
 mod output_file;
 mod recording_file;
@@ -89,6 +90,7 @@ fn main() {
         cli::Command::Diff(args) => cmd_diff::run(args),
         cli::Command::Probe(args) => cmd_probe::run(args),
         cli::Command::Kmem(args) => cmd_kmem::run(args),
+        cli::Command::Tui(args) => cmd_tui::run(args),
     };
     let code = match result {
         Ok(code) => code,

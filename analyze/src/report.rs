@@ -931,3 +931,194 @@ pub fn build_with_progress(
         folded,
     })
 }
+
+/// A code location as [`for_each_resolved`] names it: ids of the shared
+/// object and symbol in [`ResolvedSample::name`]'s table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResolvedLocation {
+    /// The shared object's name id.
+    pub dso: u32,
+    /// The symbol's name id.
+    pub sym: u32,
+    /// Whether it is kernel code.
+    pub kernel: bool,
+    /// Whether the address resolved to no symbol.
+    pub unresolved: bool,
+}
+
+impl From<Location> for ResolvedLocation {
+    fn from(l: Location) -> Self {
+        ResolvedLocation {
+            dso: l.dso,
+            sym: l.sym,
+            kernel: l.kernel,
+            unresolved: l.unresolved,
+        }
+    }
+}
+
+/// A sample with its thread name and code locations resolved, as the
+/// report resolves them; what [`for_each_resolved`] hands over. Names are
+/// ids, stable for one pass, looked up with [`ResolvedSample::comm_name`]
+/// and [`ResolvedSample::name`].
+pub struct ResolvedSample<'a> {
+    /// The sample as decoded.
+    pub sample: &'a Sample<'a>,
+    /// The thread's command name id (see [`ResolvedSample::comm_name`]).
+    pub comm: u32,
+    /// Where the sample was taken.
+    pub location: ResolvedLocation,
+    /// The callers' locations, innermost first (empty without call chains).
+    pub callers: &'a [ResolvedLocation],
+    /// The call-graph frames, innermost first, inlined frames included, as
+    /// name ids (empty without call chains).
+    pub frames: &'a [u32],
+    /// The same for samples of one process image with the same instruction
+    /// pointer and call chain, and so the same `location`, `callers` and
+    /// `frames`: consumers may cache by it. `u32::MAX` when not cached.
+    pub chain_id: u32,
+    comms: &'a Interner,
+    names: &'a Interner,
+}
+
+impl std::fmt::Debug for ResolvedSample<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedSample")
+            .field("sample", &self.sample)
+            .field("comm", &self.comm_name(self.comm))
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResolvedSample<'_> {
+    /// A command name by id.
+    pub fn comm_name(&self, id: u32) -> &str {
+        self.comms.get(id)
+    }
+
+    /// A shared object, symbol or frame name by id.
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id)
+    }
+}
+
+/// Streams a recording's samples with their names resolved as the report
+/// resolves them (thread names, shared objects, symbols, and with
+/// `call_chains` the callers and call-graph frames), for front ends that
+/// aggregate samples their own way. Returns what the pass counted.
+pub fn for_each_resolved(
+    recording: &Recording<'_>,
+    call_chains: bool,
+    progress: &mut dyn FnMut(u64, u64),
+    f: &mut dyn FnMut(&ResolvedSample<'_>),
+) -> Result<crate::input::StreamStats, AnalyzeError> {
+    let kernel = KernelSymbols::parse(&recording.kallsyms);
+    let mut resolver = Resolver::new(&kernel, recording);
+    let mut state = ProcessState::default();
+    let mut frames: Vec<u32> = Vec::new();
+    let mut callers_of: Vec<ResolvedLocation> = Vec::new();
+    let mut placeholders: FxHashMap<i32, u32> = FxHashMap::default();
+    let saved: FxHashMap<i32, &str> = recording
+        .saved_comms
+        .iter()
+        .map(|(pid, name)| (*pid, name.as_str()))
+        .collect();
+    let call_chains = call_chains && recording.call_graph;
+    // Samples repeat the same few stacks: resolve each distinct (process
+    // image, IP, chain) once. Entries are found by a hash of the chain and
+    // checked against the stored chain.
+    struct CachedChain {
+        raw: Box<[u64]>,
+        location: ResolvedLocation,
+        frames: (usize, usize),
+        callers: (usize, usize),
+    }
+    let mut cache_index: FxHashMap<(i32, u32, u64, bool, u64), u32> = FxHashMap::default();
+    let mut cache: Vec<CachedChain> = Vec::new();
+    let mut frame_store: Vec<u32> = Vec::new();
+    let mut caller_store: Vec<ResolvedLocation> = Vec::new();
+    recording.for_each_with_progress(
+        |item| {
+            let Item::Sample(sample) = item else {
+                state.apply(item);
+                return;
+            };
+            let (pid, tid) = (sample.pid, sample.tid);
+            let comm = match state.comms.get(&tid).or_else(|| state.comms.get(&pid)) {
+                Some(&id) => id,
+                None => *placeholders.entry(tid).or_insert_with(|| {
+                    let name = match saved.get(&tid) {
+                        _ if tid == 0 => "swapper".to_string(),
+                        Some(name) => name.to_string(),
+                        None => format!(":{tid}"),
+                    };
+                    state.strings.intern(&name)
+                }),
+            };
+            let with_chain = call_chains && !sample.callchain.is_empty();
+            let generation = state.generation.get(&pid).copied().unwrap_or(0);
+            let hash = {
+                use std::hash::{Hash, Hasher};
+                let mut h = rustc_hash::FxHasher::default();
+                if with_chain {
+                    sample.callchain.hash(&mut h);
+                }
+                h.finish()
+            };
+            let key = (pid, generation, sample.ip, sample.kernel, hash);
+            let hit = cache_index
+                .get(&key)
+                .copied()
+                .filter(|&i| !with_chain || *cache[i as usize].raw == *sample.callchain);
+            let chain_id = match hit {
+                Some(i) => i,
+                None => {
+                    let location: ResolvedLocation = resolver
+                        .resolve(&state, pid, sample.ip, sample.kernel)
+                        .into();
+                    frames.clear();
+                    callers_of.clear();
+                    if with_chain {
+                        resolver.frames(&state, pid, sample.ip, sample.kernel, &mut frames);
+                        for (addr, kernel_frame) in callers(sample.callchain, sample.ip) {
+                            resolver.frames(&state, pid, addr, kernel_frame, &mut frames);
+                            callers_of
+                                .push(resolver.resolve(&state, pid, addr, kernel_frame).into());
+                        }
+                    }
+                    let f0 = frame_store.len();
+                    frame_store.extend_from_slice(&frames);
+                    let c0 = caller_store.len();
+                    caller_store.extend_from_slice(&callers_of);
+                    let id = cache.len() as u32;
+                    cache.push(CachedChain {
+                        raw: if with_chain {
+                            sample.callchain.into()
+                        } else {
+                            Box::new([])
+                        },
+                        location,
+                        frames: (f0, frame_store.len()),
+                        callers: (c0, caller_store.len()),
+                    });
+                    // A hash collision keeps the first chain cached.
+                    cache_index.entry(key).or_insert(id);
+                    id
+                }
+            };
+            let entry = &cache[chain_id as usize];
+            f(&ResolvedSample {
+                sample,
+                comm,
+                location: entry.location,
+                callers: &caller_store[entry.callers.0..entry.callers.1],
+                frames: &frame_store[entry.frames.0..entry.frames.1],
+                chain_id,
+                comms: &state.strings,
+                names: &resolver.names,
+            });
+        },
+        progress,
+    )
+}

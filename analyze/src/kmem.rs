@@ -926,7 +926,11 @@ pub fn analyze(
 
     // A table's rows, sorted and cut to -l; none when only summaries are
     // asked for.
-    fn table<R>(options: &KmemOptions, rows: impl FnOnce() -> Vec<R>, sort: impl FnOnce(&mut [R])) -> Vec<R> {
+    fn table<R>(
+        options: &KmemOptions,
+        rows: impl FnOnce() -> Vec<R>,
+        sort: impl FnOnce(&mut [R]),
+    ) -> Vec<R> {
         if !options.tables {
             return Vec::new();
         }

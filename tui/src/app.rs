@@ -45,48 +45,10 @@ impl View {
     }
 }
 
-/// A column the report's rows are keyed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    /// Command name.
-    Comm,
-    /// Process.
-    Pid,
-    /// Thread.
-    Tid,
-    /// Shared object.
-    Dso,
-    /// Symbol.
-    Sym,
-    /// CPU.
-    Cpu,
-}
-
-impl SortKey {
-    /// The column header.
-    pub fn header(self) -> &'static str {
-        match self {
-            SortKey::Comm => "Command",
-            SortKey::Pid => "Pid",
-            SortKey::Tid => "Tid",
-            SortKey::Dso => "Shared Object",
-            SortKey::Sym => "Symbol",
-            SortKey::Cpu => "CPU",
-        }
-    }
-
-    /// The key's name, as `--sort` takes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            SortKey::Comm => "comm",
-            SortKey::Pid => "pid",
-            SortKey::Tid => "tid",
-            SortKey::Dso => "dso",
-            SortKey::Sym => "sym",
-            SortKey::Cpu => "cpu",
-        }
-    }
-}
+/// A column the report's rows are keyed by: the report's own keys, of
+/// which [`SORT_PRESETS`] offers all but srcline (the model keeps no
+/// source lines).
+pub use strobe_analyze::report::SortKey;
 
 /// The sort-key sets `s` cycles through.
 pub const SORT_PRESETS: &[&[SortKey]] = &[
@@ -349,6 +311,16 @@ pub struct App {
 }
 
 impl App {
+    /// The share of the file read so far, 0 to 1.
+    pub fn loaded_fraction(&self) -> f64 {
+        let (done, total) = self.progress;
+        if total == 0 {
+            0.0
+        } else {
+            (done as f64 / total as f64).clamp(0.0, 1.0)
+        }
+    }
+
     /// A fresh interface for a file still loading.
     pub fn new(title: impl Into<String>) -> Self {
         App {
@@ -472,6 +444,8 @@ impl App {
                         | (location.kernel as u64) << 63
                 }
                 SortKey::Cpu => c.cpu as u64,
+                // No preset holds another key.
+                _ => 0,
             };
         }
         key
@@ -492,6 +466,7 @@ impl App {
                 }
                 SortKey::Cpu if v == u32::MAX as u64 => "-".to_string(),
                 SortKey::Cpu => format!("{v:03}"),
+                _ => String::new(),
             })
             .collect()
     }

@@ -74,11 +74,7 @@ fn draw_loading(frame: &mut Frame<'_>, area: Rect, app: &App) {
         return;
     }
     let (done, total) = app.progress;
-    let ratio = if total == 0 {
-        0.0
-    } else {
-        (done as f64 / total as f64).clamp(0.0, 1.0)
-    };
+    let ratio = app.loaded_fraction();
     let [_, line, gauge, _] = Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(1),
@@ -590,26 +586,13 @@ pub fn status_text(app: &App) -> String {
     let mut parts: Vec<String> = Vec::new();
     match &app.model {
         None => {
-            let (done, total) = app.progress;
-            parts.push(format!(
-                "loading {:.0}%",
-                if total == 0 {
-                    0.0
-                } else {
-                    done as f64 * 100.0 / total as f64
-                }
-            ));
+            parts.push(format!("loading {:.0}%", app.loaded_fraction() * 100.0));
         }
         Some(model) => {
             if app.loading {
-                let (done, total) = app.progress;
                 parts.push(format!(
                     "loading {:.0}%, showing the samples read so far",
-                    if total == 0 {
-                        0.0
-                    } else {
-                        done as f64 * 100.0 / total as f64
-                    }
+                    app.loaded_fraction() * 100.0
                 ));
             }
             if let Some(event) = model.events.get(app.event) {

@@ -217,12 +217,17 @@ pub enum ReportLine {
     },
 }
 
-/// A location no sample has, for row keys without their location part.
-const NO_LOCATION: crate::model::Location = crate::model::Location {
-    dso: u32::MAX,
-    sym: u32::MAX,
-    kernel: false,
-};
+/// Which location columns a row key has: the rest of the key is the
+/// row's base, which a caller's entry shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LocationPart {
+    /// No DSO or symbol column.
+    None,
+    /// A DSO column and no symbol column.
+    Dso,
+    /// A symbol column (which holds the DSO too).
+    Sym,
+}
 
 /// Call branches under this share of the event's period are not shown.
 pub const MIN_BRANCH_PERCENT: f64 = 0.5;
@@ -524,35 +529,35 @@ impl App {
         }
     }
 
-    /// Folds the classes that pass into groups by (row key, chain):
-    /// everything the rows need, far fewer than the classes.
-    fn regroup(&mut self, model: &Model) {
-        // The last grouping's size is a good guess of this one's.
-        let guess = self.groups.len();
-        let mut index: FxHashMap<(RowKey, u32), usize> =
-            FxHashMap::with_capacity_and_hasher(guess, Default::default());
-        let mut groups: Vec<Group> = Vec::with_capacity(guess);
-        let classes = self.row_scan(model);
-        for (i, c) in classes.iter().enumerate() {
-            if !self.passes(c, true) {
-                continue;
-            }
-            let key = self.row_key(c, c.location);
-            let at = *index.entry((key, c.chain)).or_insert_with(|| {
-                groups.push(Group {
-                    key,
-                    chain: c.chain,
-                    period: 0,
-                    samples: 0,
-                    class: i,
-                });
-                groups.len() - 1
-            });
-            let g = &mut groups[at];
-            g.period += c.period;
-            g.samples += c.samples;
+    /// Which location columns the sort keys have.
+    fn location_part(&self) -> LocationPart {
+        let keys = self.sort_keys();
+        if keys.contains(&SortKey::Sym) {
+            LocationPart::Sym
+        } else if keys.contains(&SortKey::Dso) {
+            LocationPart::Dso
+        } else {
+            LocationPart::None
         }
-        self.groups = groups;
+    }
+
+    /// A class's row-key columns other than the location ones, packed:
+    /// the rows of one base differ only in location. Every preset has at
+    /// most two such columns of 32 bits (a test checks), so the packing
+    /// is exact.
+    fn base_of(&self, c: &Class) -> u64 {
+        let mut base = 0u64;
+        for k in self.sort_keys() {
+            let v = match k {
+                SortKey::Comm => c.comm,
+                SortKey::Pid => c.pid as u32,
+                SortKey::Tid => c.tid as u32,
+                SortKey::Cpu => c.cpu,
+                _ => continue,
+            };
+            base = base << 32 | v as u64;
+        }
+        base
     }
 
     /// The class a group's representative index names.
@@ -560,47 +565,78 @@ impl App {
         self.row_scan(model)[g.class]
     }
 
-    /// Recomputes the rows after the sort keys or Children changed (and
-    /// from [`App::refresh`]).
+    /// Recomputes the groups and rows after the sort keys or Children
+    /// changed (and from [`App::refresh`]).
+    ///
+    /// A large recording has hundreds of thousands of classes and as many
+    /// (row, chain) pairs: hash maps of them outgrow the CPU's caches,
+    /// and each key would wait on memory. So the classes that pass are
+    /// sorted by (base, location, chain) instead, which makes every group
+    /// and every row a run, and the callers' credits for Children go
+    /// through an array indexed by location, filled for one base at a
+    /// time.
     pub fn refresh_rows(&mut self) {
         let Some(model) = self.model.clone() else {
             return;
         };
-        self.regroup(&model);
-        let mut index: FxHashMap<RowKey, usize> = FxHashMap::default();
-        let mut rows: Vec<Row> = Vec::new();
-        let sort_has_location = self
-            .sort_keys()
+        let part = self.location_part();
+        let part_of = |loc: u32| -> u32 {
+            match part {
+                LocationPart::None => 0,
+                LocationPart::Dso => model.locations[loc as usize].dso,
+                LocationPart::Sym => loc,
+            }
+        };
+        let classes = self.row_scan(&model);
+        let mut order: Vec<(u64, u64, u32)> = classes
             .iter()
-            .any(|k| matches!(k, SortKey::Dso | SortKey::Sym));
-        let mut heaviest: Vec<u64> = Vec::new();
-        // Children depend only on the row key of the samples' own location
-        // and their callers: credit each distinct pair once.
-        let mut by_chain: FxHashMap<(RowKey, u32), (u64, usize)> = FxHashMap::default();
-        let with_children = self.children && sort_has_location;
-        let by_symbol = self.sort_keys().contains(&SortKey::Sym);
-        fn row_at(
-            index: &mut FxHashMap<RowKey, usize>,
-            key: RowKey,
-            group: usize,
-            rows: &mut Vec<Row>,
-            heaviest: &mut Vec<u64>,
-        ) -> usize {
-            *index.entry(key).or_insert_with(|| {
-                rows.push(Row {
-                    key,
-                    columns: Vec::new(),
-                    self_period: 0,
-                    children_period: 0,
-                    samples: 0,
-                    representative: group,
-                });
-                heaviest.push(0);
-                rows.len() - 1
+            .enumerate()
+            .filter(|(_, c)| self.passes(c, true))
+            .map(|(i, c)| {
+                let place = (part_of(c.loc) as u64) << 32 | c.chain as u64;
+                (self.base_of(c), place, i as u32)
             })
+            .collect();
+        order.sort_unstable_by_key(|&(base, place, _)| (base, place));
+
+        // Groups and rows are runs of the order. The rows made here keep
+        // their base and location, in order, for the callers' credits.
+        let mut groups: Vec<Group> = Vec::new();
+        let mut group_row: Vec<u32> = Vec::new();
+        let mut rows: Vec<Row> = Vec::new();
+        let mut row_place: Vec<(u64, u32)> = Vec::new();
+        let mut last: Option<(u64, u64)> = None;
+        for &(base, place, i) in &order {
+            let c = &classes[i as usize];
+            if last != Some((base, place)) {
+                if last.is_none_or(|(b, p)| b != base || p >> 32 != place >> 32) {
+                    rows.push(Row {
+                        key: self.row_key(c, c.location),
+                        columns: Vec::new(),
+                        self_period: 0,
+                        children_period: 0,
+                        samples: 0,
+                        representative: groups.len(),
+                    });
+                    row_place.push((base, (place >> 32) as u32));
+                }
+                groups.push(Group {
+                    key: rows[rows.len() - 1].key,
+                    chain: c.chain,
+                    period: 0,
+                    samples: 0,
+                    class: i as usize,
+                });
+                group_row.push(rows.len() as u32 - 1);
+                last = Some((base, place));
+            }
+            let g = groups.last_mut().expect("a group was pushed");
+            g.period += c.period;
+            g.samples += c.samples;
         }
-        for (gi, g) in self.groups.iter().enumerate() {
-            let at = row_at(&mut index, g.key, gi, &mut rows, &mut heaviest);
+        let mut heaviest = vec![0u64; rows.len()];
+        for (gi, g) in groups.iter().enumerate() {
+            let at = group_row[gi] as usize;
             let row = &mut rows[at];
             row.self_period += g.period;
             row.children_period += g.period;
@@ -609,50 +645,105 @@ impl App {
                 heaviest[at] = g.period;
                 row.representative = gi;
             }
-            if with_children && g.chain != 0 {
-                let base = if by_symbol {
-                    self.with_location(g.key, NO_LOCATION)
-                } else {
-                    g.key
-                };
-                by_chain.entry((base, g.chain)).or_insert((0, gi)).0 += g.period;
-            }
         }
-        if by_symbol {
-            // Keyed by symbol, an entry is a location: credit each distinct
-            // location of a chain once, then take back the credit of
-            // groups whose own location is also among their callers
-            // (recursion), which Self already counted.
-            for ((base, chain), (period, gi)) in by_chain {
-                for caller in model.chain_distinct[chain as usize].iter() {
-                    let key = self.with_location(base, *caller);
-                    let at = row_at(&mut index, key, gi, &mut rows, &mut heaviest);
-                    rows[at].children_period += period;
+
+        if self.children && part != LocationPart::None {
+            // Children depend only on the base, the samples' own location
+            // (for a DSO key) and their callers: each distinct triple is
+            // credited once. Keyed by symbol, the own location does not
+            // matter: recursion is taken back below.
+            let mut by_chain: Vec<(u64, u32, u32, u64, u32)> = groups
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| g.chain != 0)
+                .map(|(gi, g)| {
+                    let (base, own) = row_place[group_row[gi] as usize];
+                    let own = if part == LocationPart::Sym {
+                        u32::MAX
+                    } else {
+                        own
+                    };
+                    (base, own, g.chain, g.period, gi as u32)
+                })
+                .collect();
+            by_chain.sort_unstable_by_key(|&(base, own, chain, _, gi)| (base, own, chain, gi));
+            let size = match part {
+                LocationPart::Sym => model.locations.len(),
+                _ => model.names.len(),
+            };
+            // The row of each location for the base at hand.
+            let mut row_of = vec![u32::MAX; size];
+            let mut filled: Vec<u32> = Vec::new();
+            let made = rows.len();
+            let mut next_row = 0;
+            let mut filled_for: Option<u64> = None;
+            let mut seen: Vec<u32> = Vec::new();
+            let mut i = 0;
+            while i < by_chain.len() {
+                let (base, own, chain, _, gi) = by_chain[i];
+                let mut period = 0;
+                while i < by_chain.len()
+                    && by_chain[i].0 == base
+                    && by_chain[i].1 == own
+                    && by_chain[i].2 == chain
+                {
+                    period += by_chain[i].3;
+                    i += 1;
                 }
-            }
-            for g in &self.groups {
-                let own = self.group_class(&model, g).location;
-                if g.chain != 0 && model.chain_distinct[g.chain as usize].contains(&own) {
-                    if let Some(&at) = index.get(&g.key) {
-                        rows[at].children_period -= g.period;
+                if filled_for != Some(base) {
+                    filled_for = Some(base);
+                    for &place in &filled {
+                        row_of[place as usize] = u32::MAX;
+                    }
+                    filled.clear();
+                    while next_row < made && row_place[next_row].0 < base {
+                        next_row += 1;
+                    }
+                    while next_row < made && row_place[next_row].0 == base {
+                        let place = row_place[next_row].1;
+                        row_of[place as usize] = next_row as u32;
+                        filled.push(place);
+                        next_row += 1;
                     }
                 }
-            }
-        } else {
-            let mut seen: Vec<RowKey> = Vec::new();
-            for ((key, chain), (period, gi)) in by_chain {
-                // Each distinct entry on the chain is credited once per
-                // sample, so recursion does not count twice.
                 seen.clear();
-                seen.push(key);
-                for caller in model.chain_distinct[chain as usize].iter() {
-                    let key = self.with_location(key, *caller);
-                    if seen.contains(&key) {
-                        continue;
+                seen.push(own);
+                for &loc in model.chain_distinct(chain) {
+                    let place = part_of(loc);
+                    if part == LocationPart::Dso {
+                        // A DSO is credited once per sample, however
+                        // often the chain enters it.
+                        if seen.contains(&place) {
+                            continue;
+                        }
+                        seen.push(place);
                     }
-                    seen.push(key);
-                    let at = row_at(&mut index, key, gi, &mut rows, &mut heaviest);
-                    rows[at].children_period += period;
+                    let mut at = row_of[place as usize];
+                    if at == u32::MAX {
+                        let g = &groups[gi as usize];
+                        at = rows.len() as u32;
+                        rows.push(Row {
+                            key: self.with_location(g.key, model.locations[loc as usize]),
+                            columns: Vec::new(),
+                            self_period: 0,
+                            children_period: 0,
+                            samples: 0,
+                            representative: gi as usize,
+                        });
+                        row_of[place as usize] = at;
+                        filled.push(place);
+                    }
+                    rows[at as usize].children_period += period;
+                }
+            }
+            if part == LocationPart::Sym {
+                // Samples whose own location is also among their callers
+                // were credited twice: Self already counts them.
+                for (gi, g) in groups.iter().enumerate() {
+                    let own = classes[g.class].loc;
+                    if g.chain != 0 && model.chain_distinct(g.chain).contains(&own) {
+                        rows[group_row[gi] as usize].children_period -= g.period;
+                    }
                 }
             }
         }
@@ -665,6 +756,7 @@ impl App {
             };
             order.then_with(|| a.key.cmp(&b.key))
         });
+        self.groups = groups;
         self.rows = rows;
         self.rebuild_trees();
     }
@@ -1383,5 +1475,153 @@ impl App {
         }
         let col = (column - x) as u64;
         Some(((col * model.buckets as u64) / width as u64) as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Location, ModelBuilder, SampleIn};
+
+    /// The rows as a plain fold over hash maps would make them: every
+    /// distinct (row key, chain) credits each distinct entry on its chain
+    /// once, and recursion is not counted twice.
+    fn reference_rows(app: &App) -> Vec<(RowKey, u64, u64, u64)> {
+        let model = app.model.clone().expect("a model");
+        let keys = app.sort_keys();
+        let has_location = keys
+            .iter()
+            .any(|k| matches!(k, SortKey::Dso | SortKey::Sym));
+        let mut rows: FxHashMap<RowKey, (u64, u64, u64)> = FxHashMap::default();
+        let mut chains: FxHashMap<(RowKey, u32), u64> = FxHashMap::default();
+        for c in app.row_scan(&model) {
+            if !app.passes(c, true) {
+                continue;
+            }
+            let key = app.row_key(c, c.location);
+            let row = rows.entry(key).or_default();
+            row.0 += c.period;
+            row.1 += c.period;
+            row.2 += c.samples;
+            if app.children && has_location && c.chain != 0 {
+                *chains.entry((key, c.chain)).or_default() += c.period;
+            }
+        }
+        for ((key, chain), period) in chains {
+            let mut seen = vec![key];
+            for &loc in model.chain_distinct(chain) {
+                let caller = app.with_location(key, model.locations[loc as usize]);
+                if !seen.contains(&caller) {
+                    seen.push(caller);
+                    rows.entry(caller).or_default().1 += period;
+                }
+            }
+        }
+        let mut rows: Vec<_> = rows
+            .into_iter()
+            .map(|(key, (own, children, samples))| (key, own, children, samples))
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    /// A recording of random samples: a few commands, threads and CPUs,
+    /// locations in three DSOs, and call chains with recursion.
+    fn random_model(seed: u64) -> Model {
+        let mut state = seed;
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let mut b = ModelBuilder::new(vec!["cpu-clock".into(), "faults".into()], true);
+        let comms = [b.intern("app"), b.intern("worker"), b.intern("sh")];
+        let mut locations: Vec<Location> = Vec::new();
+        for dso in ["app", "libc.so.6", "[kernel.kallsyms]"] {
+            for f in 0..8 {
+                locations.push(b.location(dso, &format!("{dso}_f{f}"), dso.starts_with('[')));
+            }
+        }
+        for i in 0..3000u64 {
+            let depth = next(7) as usize;
+            let chain: Vec<Location> = (0..depth)
+                .map(|_| locations[next(locations.len() as u64) as usize])
+                .collect();
+            let own = locations[next(locations.len() as u64) as usize];
+            let frames: Vec<u32> = std::iter::once(own)
+                .chain(chain.iter().copied())
+                .map(|l| l.sym)
+                .collect();
+            let tid = next(5) as i32 + 10;
+            b.add(&SampleIn {
+                event: (next(10) == 0) as u16,
+                time: 1_000_000 * i,
+                cpu: next(3) as u32,
+                pid: tid / 2,
+                tid,
+                comm: comms[next(3) as usize],
+                location: own,
+                frames: &frames,
+                callers: &chain,
+                period: 1 + next(1000),
+            });
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn sort_presets_pack_their_base_exactly() {
+        for preset in SORT_PRESETS {
+            let base_columns = preset
+                .iter()
+                .filter(|k| !matches!(k, SortKey::Dso | SortKey::Sym))
+                .count();
+            assert!(base_columns <= 2, "{preset:?}");
+        }
+    }
+
+    #[test]
+    fn rows_equal_a_plain_fold_for_every_preset_zoom_filter_and_window() {
+        for seed in 1..4 {
+            let mut app = App::with_model("random", random_model(seed));
+            let model = app.model.clone().expect("a model");
+            let comm = model.classes[0].comm;
+            let dso = model.classes[0].location.dso;
+            for state in 0..5 {
+                app.zooms.clear();
+                app.window = None;
+                app.filter = None;
+                match state {
+                    1 => app.zooms.push(Zoom::Thread { tid: 11, comm }),
+                    2 => app.zooms.push(Zoom::Dso(dso)),
+                    3 => app.set_filter("f[0-3]$|^sh$"),
+                    4 => app.window = Some((model.buckets / 4, model.buckets / 2)),
+                    _ => {}
+                }
+                for sort in 0..SORT_PRESETS.len() {
+                    for children in [true, false] {
+                        app.sort = sort;
+                        app.children = children;
+                        app.refresh();
+                        let mut rows: Vec<_> = app
+                            .rows
+                            .iter()
+                            .map(|r| (r.key, r.self_period, r.children_period, r.samples))
+                            .collect();
+                        rows.sort();
+                        let what =
+                            format!("seed {seed}, state {state}, sort {sort}, children {children}");
+                        assert!(!rows.is_empty(), "{what}: no rows");
+                        assert_eq!(rows, reference_rows(&app), "{what}");
+                        // Each group belongs to its row and its class.
+                        for g in &app.groups {
+                            let c = app.group_class(&model, g);
+                            assert_eq!(app.row_key(&c, c.location), g.key, "{what}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

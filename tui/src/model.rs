@@ -38,6 +38,9 @@ pub struct Class {
     pub cpu: u32,
     /// Where the samples were taken.
     pub location: Location,
+    /// The location's id in [`Model::locations`], set when the model is
+    /// finished.
+    pub loc: u32,
     /// Call-graph frames id (innermost first) in [`Model::stacks`].
     pub stack: u32,
     /// Callers' locations id in [`Model::chains`].
@@ -93,8 +96,15 @@ pub struct Model {
     pub stacks: Vec<Box<[u32]>>,
     /// Callers' locations, innermost first; id 0 is empty.
     pub chains: Vec<Box<[Location]>>,
-    /// Each chain's distinct locations, in order (by chain id).
-    pub chain_distinct: Vec<Box<[Location]>>,
+    /// The distinct locations of the samples and of their callers, which
+    /// [`Class::loc`] and [`Model::chain_distinct`] name by index.
+    pub locations: Vec<Location>,
+    /// Each chain's distinct locations, in order, as ids in `locations`:
+    /// chain `i`'s are `chain_locs[chain_start[i]..chain_start[i + 1]]`
+    /// (one list, not one allocation a chain, so that walking many
+    /// chains stays in few cache lines).
+    chain_locs: Vec<u32>,
+    chain_start: Vec<u32>,
     /// The stacks as a trie in caller order (outermost frame first): each
     /// node's parent (node 0 is the root) and frame. A parent's index is
     /// below its children's.
@@ -132,6 +142,16 @@ pub struct Model {
 }
 
 impl Model {
+    /// A chain's distinct locations, in order, as ids in
+    /// [`Model::locations`].
+    pub fn chain_distinct(&self, chain: u32) -> &[u32] {
+        let i = chain as usize;
+        match (self.chain_start.get(i), self.chain_start.get(i + 1)) {
+            (Some(&start), Some(&end)) => &self.chain_locs[start as usize..end as usize],
+            _ => &[],
+        }
+    }
+
     /// A name by id.
     pub fn name(&self, id: u32) -> &str {
         self.names.get(id as usize).map_or("?", String::as_str)
@@ -335,6 +355,7 @@ impl ModelBuilder {
                     tid: s.tid,
                     cpu: s.cpu,
                     location: s.location,
+                    loc: 0,
                     stack,
                     chain,
                     bucket,
@@ -375,20 +396,33 @@ impl ModelBuilder {
             .max()
             .unwrap_or(0);
         self.model.trace_events.sort_by_key(|e| e.time);
-        self.model.chain_distinct = self
-            .model
-            .chains
-            .iter()
-            .map(|chain| {
-                let mut distinct: Vec<Location> = Vec::with_capacity(chain.len());
-                for l in chain.iter() {
-                    if !distinct.contains(l) {
-                        distinct.push(*l);
-                    }
-                }
-                distinct.into_boxed_slice()
+        // Location ids: for the classes first, then for the callers.
+        let mut ids: FxHashMap<Location, u32> = FxHashMap::default();
+        let locations = &mut self.model.locations;
+        locations.clear();
+        let mut intern = |l: Location| {
+            *ids.entry(l).or_insert_with(|| {
+                locations.push(l);
+                locations.len() as u32 - 1
             })
-            .collect();
+        };
+        for c in &mut self.model.classes {
+            c.loc = intern(c.location);
+        }
+        let (chain_locs, chain_start) = (&mut self.model.chain_locs, &mut self.model.chain_start);
+        chain_locs.clear();
+        chain_start.clear();
+        chain_start.push(0);
+        for chain in &self.model.chains {
+            let start = chain_locs.len();
+            for l in chain.iter() {
+                let id = intern(*l);
+                if !chain_locs[start..].contains(&id) {
+                    chain_locs.push(id);
+                }
+            }
+            chain_start.push(chain_locs.len() as u32);
+        }
         self.model.merged = merge(&self.model.classes, |c| c.bucket = 0);
         self.model.row_classes = merge(&self.model.merged, |c| c.stack = 0);
         self.model

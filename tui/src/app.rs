@@ -107,8 +107,6 @@ pub struct Row {
     pub self_period: u64,
     /// Period of samples with this entry on their call chain.
     pub children_period: u64,
-    /// Number of samples taken here.
-    pub samples: u64,
     /// The heaviest class of the row: what `t`, `d` and `z` zoom into.
     pub representative: usize,
 }
@@ -123,8 +121,6 @@ pub struct Group {
     pub chain: u32,
     /// Summed period.
     pub period: u64,
-    /// Number of samples.
-    pub samples: u64,
     /// One of the classes (an index into the classes scanned).
     pub class: usize,
 }
@@ -588,16 +584,18 @@ impl App {
             }
         };
         let classes = self.row_scan(&model);
-        let mut order: Vec<(u64, u64, u32)> = classes
+        // (base, location and chain, period, class): the period rides
+        // along so that the runs below read the classes only for new rows.
+        let mut order: Vec<(u64, u64, u64, u32)> = classes
             .iter()
             .enumerate()
             .filter(|(_, c)| self.passes(c, true))
             .map(|(i, c)| {
                 let place = (part_of(c.loc) as u64) << 32 | c.chain as u64;
-                (self.base_of(c), place, i as u32)
+                (self.base_of(c), place, c.period, i as u32)
             })
             .collect();
-        order.sort_unstable_by_key(|&(base, place, _)| (base, place));
+        order.sort_unstable_by_key(|&(base, place, _, _)| (base, place));
 
         // Groups and rows are runs of the order. The rows made here keep
         // their base and location, in order, for the callers' credits.
@@ -606,33 +604,29 @@ impl App {
         let mut rows: Vec<Row> = Vec::new();
         let mut row_place: Vec<(u64, u32)> = Vec::new();
         let mut last: Option<(u64, u64)> = None;
-        for &(base, place, i) in &order {
-            let c = &classes[i as usize];
+        for &(base, place, period, i) in &order {
             if last != Some((base, place)) {
                 if last.is_none_or(|(b, p)| b != base || p >> 32 != place >> 32) {
+                    let c = &classes[i as usize];
                     rows.push(Row {
                         key: self.row_key(c, c.location),
                         columns: Vec::new(),
                         self_period: 0,
                         children_period: 0,
-                        samples: 0,
                         representative: groups.len(),
                     });
                     row_place.push((base, (place >> 32) as u32));
                 }
                 groups.push(Group {
                     key: rows[rows.len() - 1].key,
-                    chain: c.chain,
+                    chain: place as u32,
                     period: 0,
-                    samples: 0,
                     class: i as usize,
                 });
                 group_row.push(rows.len() as u32 - 1);
                 last = Some((base, place));
             }
-            let g = groups.last_mut().expect("a group was pushed");
-            g.period += c.period;
-            g.samples += c.samples;
+            groups.last_mut().expect("a group was pushed").period += period;
         }
         let mut heaviest = vec![0u64; rows.len()];
         for (gi, g) in groups.iter().enumerate() {
@@ -640,7 +634,6 @@ impl App {
             let row = &mut rows[at];
             row.self_period += g.period;
             row.children_period += g.period;
-            row.samples += g.samples;
             if heaviest[at] < g.period {
                 heaviest[at] = g.period;
                 row.representative = gi;
@@ -727,7 +720,6 @@ impl App {
                             columns: Vec::new(),
                             self_period: 0,
                             children_period: 0,
-                            samples: 0,
                             representative: gi as usize,
                         });
                         row_of[place as usize] = at;
@@ -740,7 +732,8 @@ impl App {
                 // Samples whose own location is also among their callers
                 // were credited twice: Self already counts them.
                 for (gi, g) in groups.iter().enumerate() {
-                    let own = classes[g.class].loc;
+                    // Keyed by symbol, a row's place is its location.
+                    let own = row_place[group_row[gi] as usize].1;
                     if g.chain != 0 && model.chain_distinct(g.chain).contains(&own) {
                         rows[group_row[gi] as usize].children_period -= g.period;
                     }
@@ -823,15 +816,25 @@ impl App {
         // Which (own key, chain) pairs reach the row, and where on the
         // chain: decided once per group, then looked up per class.
         let mut reach: FxHashMap<(RowKey, u32), usize> = FxHashMap::default();
+        // Keyed by symbol, a row is a base and a location: a group reaches
+        // it through its callers when it has the row's base and the
+        // location is on its chain.
+        let location = self.sort_keys().iter().zip(key).find_map(|(k, &v)| {
+            (*k == SortKey::Sym).then_some(crate::model::Location {
+                sym: v as u32,
+                dso: (v >> 32) as u32 & 0x7fff_ffff,
+                kernel: v >> 63 == 1,
+            })
+        });
         for g in &self.groups {
             if g.key == *key {
                 reach.insert((g.key, g.chain), usize::MAX);
-            } else if by_symbol {
+            } else if let Some(location) = location.filter(|_| by_symbol && g.chain != 0) {
+                if self.with_location(g.key, location) != *key {
+                    continue;
+                }
                 let chain = &model.chains[g.chain as usize];
-                if let Some(j) = chain
-                    .iter()
-                    .position(|l| self.with_location(g.key, *l) == *key)
-                {
+                if let Some(j) = chain.iter().position(|l| *l == location) {
                     reach.insert((g.key, g.chain), j);
                 }
             }
@@ -1486,13 +1489,13 @@ mod tests {
     /// The rows as a plain fold over hash maps would make them: every
     /// distinct (row key, chain) credits each distinct entry on its chain
     /// once, and recursion is not counted twice.
-    fn reference_rows(app: &App) -> Vec<(RowKey, u64, u64, u64)> {
+    fn reference_rows(app: &App) -> Vec<(RowKey, u64, u64)> {
         let model = app.model.clone().expect("a model");
         let keys = app.sort_keys();
         let has_location = keys
             .iter()
             .any(|k| matches!(k, SortKey::Dso | SortKey::Sym));
-        let mut rows: FxHashMap<RowKey, (u64, u64, u64)> = FxHashMap::default();
+        let mut rows: FxHashMap<RowKey, (u64, u64)> = FxHashMap::default();
         let mut chains: FxHashMap<(RowKey, u32), u64> = FxHashMap::default();
         for c in app.row_scan(&model) {
             if !app.passes(c, true) {
@@ -1502,7 +1505,6 @@ mod tests {
             let row = rows.entry(key).or_default();
             row.0 += c.period;
             row.1 += c.period;
-            row.2 += c.samples;
             if app.children && has_location && c.chain != 0 {
                 *chains.entry((key, c.chain)).or_default() += c.period;
             }
@@ -1519,7 +1521,7 @@ mod tests {
         }
         let mut rows: Vec<_> = rows
             .into_iter()
-            .map(|(key, (own, children, samples))| (key, own, children, samples))
+            .map(|(key, (own, children))| (key, own, children))
             .collect();
         rows.sort();
         rows
@@ -1607,7 +1609,7 @@ mod tests {
                         let mut rows: Vec<_> = app
                             .rows
                             .iter()
-                            .map(|r| (r.key, r.self_period, r.children_period, r.samples))
+                            .map(|r| (r.key, r.self_period, r.children_period))
                             .collect();
                         rows.sort();
                         let what =

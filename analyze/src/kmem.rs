@@ -510,51 +510,63 @@ impl SortKeys {
     }
 }
 
-/// Sorts slab rows by `keys`, each descending as perf sorts them; ties
-/// keep the key's ascending order so that output is stable.
-pub fn sort_slab(rows: &mut [SlabRow], keys: &[SlabKey]) {
+/// Sorts rows by `keys` (compared by `by`, each descending as perf sorts
+/// them), then by `tie` so that output is stable.
+fn sort_by_keys<R, K>(
+    rows: &mut [R],
+    keys: &[K],
+    by: impl Fn(&K, &R, &R) -> std::cmp::Ordering,
+    tie: impl Fn(&R, &R) -> std::cmp::Ordering,
+) {
     rows.sort_by(|a, b| {
-        for key in keys {
-            let order = match key {
-                SlabKey::Ptr => b.key.cmp(&a.key),
-                SlabKey::Callsite => b.call_site.cmp(&a.call_site),
-                SlabKey::Bytes => b.bytes_alloc.cmp(&a.bytes_alloc),
-                SlabKey::Hit => b.hits.cmp(&a.hits),
-                SlabKey::Pingpong => b.pingpong.cmp(&a.pingpong),
-                SlabKey::Frag => b.fragmentation().total_cmp(&a.fragmentation()),
-            };
-            if order.is_ne() {
-                return order;
-            }
-        }
-        a.key.cmp(&b.key)
+        keys.iter()
+            .map(|key| by(key, a, b))
+            .find(|order| order.is_ne())
+            .unwrap_or_else(|| tie(a, b))
     });
+}
+
+/// Sorts slab rows by `keys`, each descending; ties keep the key's
+/// ascending order.
+pub fn sort_slab(rows: &mut [SlabRow], keys: &[SlabKey]) {
+    sort_by_keys(
+        rows,
+        keys,
+        |key, a, b| match key {
+            SlabKey::Ptr => b.key.cmp(&a.key),
+            SlabKey::Callsite => b.call_site.cmp(&a.call_site),
+            SlabKey::Bytes => b.bytes_alloc.cmp(&a.bytes_alloc),
+            SlabKey::Hit => b.hits.cmp(&a.hits),
+            SlabKey::Pingpong => b.pingpong.cmp(&a.pingpong),
+            SlabKey::Frag => b.fragmentation().total_cmp(&a.fragmentation()),
+        },
+        |a, b| a.key.cmp(&b.key),
+    );
 }
 
 /// Sorts page rows by `keys`, each descending.
 pub fn sort_page(rows: &mut [PageRow], keys: &[PageKeyName]) {
-    rows.sort_by(|a, b| {
-        for key in keys {
-            let order = match key {
-                PageKeyName::Page => b.key.cmp(&a.key),
-                PageKeyName::Callsite => b.call_site.cmp(&a.call_site),
-                PageKeyName::Bytes => b.bytes.cmp(&a.bytes),
-                PageKeyName::Hit => b.hits.cmp(&a.hits),
-                PageKeyName::Order => b.order.cmp(&a.order),
-                PageKeyName::Migtype => b.migrate_type.cmp(&a.migrate_type),
-                PageKeyName::Gfp => b.gfp_flags.cmp(&a.gfp_flags),
-            };
-            if order.is_ne() {
-                return order;
-            }
-        }
-        (a.key, a.order, a.migrate_type, a.gfp_flags).cmp(&(
-            b.key,
-            b.order,
-            b.migrate_type,
-            b.gfp_flags,
-        ))
-    });
+    sort_by_keys(
+        rows,
+        keys,
+        |key, a, b| match key {
+            PageKeyName::Page => b.key.cmp(&a.key),
+            PageKeyName::Callsite => b.call_site.cmp(&a.call_site),
+            PageKeyName::Bytes => b.bytes.cmp(&a.bytes),
+            PageKeyName::Hit => b.hits.cmp(&a.hits),
+            PageKeyName::Order => b.order.cmp(&a.order),
+            PageKeyName::Migtype => b.migrate_type.cmp(&a.migrate_type),
+            PageKeyName::Gfp => b.gfp_flags.cmp(&a.gfp_flags),
+        },
+        |a, b| {
+            (a.key, a.order, a.migrate_type, a.gfp_flags).cmp(&(
+                b.key,
+                b.order,
+                b.migrate_type,
+                b.gfp_flags,
+            ))
+        },
+    );
 }
 
 /// What to compute.

@@ -213,6 +213,21 @@ pub enum ReportLine {
     },
 }
 
+/// A location as a symbol column of a row key holds it: symbol, DSO and
+/// whether it is kernel code, in one number.
+fn sym_slot(location: crate::model::Location) -> u64 {
+    location.sym as u64 | (location.dso as u64) << 32 | (location.kernel as u64) << 63
+}
+
+/// The location a symbol column holds (see [`sym_slot`]).
+fn slot_location(slot: u64) -> crate::model::Location {
+    crate::model::Location {
+        sym: slot as u32,
+        dso: (slot >> 32) as u32 & 0x7fff_ffff,
+        kernel: slot >> 63 == 1,
+    }
+}
+
 /// Which location columns a row key has: the rest of the key is the
 /// row's base, which a caller's entry shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,18 +453,13 @@ impl App {
                 SortKey::Comm => c.comm as u64,
                 SortKey::Pid => c.pid as u32 as u64,
                 SortKey::Tid => c.tid as u32 as u64,
-                SortKey::Dso => location.dso as u64,
-                SortKey::Sym => {
-                    location.sym as u64
-                        | (location.dso as u64) << 32
-                        | (location.kernel as u64) << 63
-                }
                 SortKey::Cpu => c.cpu as u64,
-                // No preset holds another key.
+                // The location columns are set below; no preset holds
+                // another key.
                 _ => 0,
             };
         }
-        key
+        self.with_location(key, location)
     }
 
     fn row_columns(&self, model: &Model, c: &Class, key: &RowKey) -> Vec<String> {
@@ -462,7 +472,11 @@ impl App {
                 SortKey::Tid => format!("{}:{}", c.pid, c.tid),
                 SortKey::Dso => model.name(v as u32).to_string(),
                 SortKey::Sym => {
-                    let mark = if v >> 63 == 1 { "[k]" } else { "[.]" };
+                    let mark = if slot_location(v).kernel {
+                        "[k]"
+                    } else {
+                        "[.]"
+                    };
                     format!("{mark} {}", model.name(v as u32))
                 }
                 SortKey::Cpu if v == u32::MAX as u64 => "-".to_string(),
@@ -796,11 +810,7 @@ impl App {
         for (slot, k) in key.iter_mut().zip(self.sort_keys()) {
             match k {
                 SortKey::Dso => *slot = location.dso as u64,
-                SortKey::Sym => {
-                    *slot = location.sym as u64
-                        | (location.dso as u64) << 32
-                        | (location.kernel as u64) << 63
-                }
+                SortKey::Sym => *slot = sym_slot(location),
                 _ => {}
             }
         }
@@ -819,13 +829,11 @@ impl App {
         // Keyed by symbol, a row is a base and a location: a group reaches
         // it through its callers when it has the row's base and the
         // location is on its chain.
-        let location = self.sort_keys().iter().zip(key).find_map(|(k, &v)| {
-            (*k == SortKey::Sym).then_some(crate::model::Location {
-                sym: v as u32,
-                dso: (v >> 32) as u32 & 0x7fff_ffff,
-                kernel: v >> 63 == 1,
-            })
-        });
+        let location = self
+            .sort_keys()
+            .iter()
+            .zip(key)
+            .find_map(|(k, &v)| (*k == SortKey::Sym).then_some(slot_location(v)));
         for g in &self.groups {
             if g.key == *key {
                 reach.insert((g.key, g.chain), usize::MAX);
